@@ -1,0 +1,8 @@
+// ESM entry: the same named exports as ws. Unlike ws, the default export also
+// carries `.Server` and `.WebSocketServer`, so `import WS from 'wsrs';
+// new WS.Server(...)` works (on ws it throws).
+import WebSocket from './index.js';
+
+export const { createWebSocketStream, WebSocketServer } = WebSocket;
+export { WebSocket };
+export default WebSocket;

@@ -1,0 +1,208 @@
+'use strict';
+
+// The JS half of the event bridge (src/bridge.rs has the Rust half).
+//
+// Rust appends events from every connection to one batch and wakes this
+// thread once; `onWake` drains the whole batch as one Buffer and routes each
+// event to its socket or server. Sends are queued in Rust synchronously and
+// written once per JS turn by `flush`, one write per connection.
+
+const path = require('path');
+
+const binding = require(path.join(__dirname, '..', 'wsrs.node'));
+
+const K_UPGRADE = 1;
+const K_MESSAGE = 2;
+const K_PING = 3;
+const K_PONG = 4;
+const K_PEER_CLOSE = 5;
+const K_ERROR = 6;
+const K_CLOSED = 7;
+const K_DRAIN = 8;
+const K_SERVER_ERROR = 9;
+const FLAG_BINARY = 1 << 8;
+const FLAG_RANGE_ERROR = 1 << 9;
+
+/** Open sockets by slot (the id Rust tags their events with). */
+const sockets = [];
+const freeSlots = [];
+/** Servers listening on a Rust-owned port, by id. */
+const servers = new Map();
+let nextServerId = 1;
+
+// The threadsafe function keeps the event loop alive only while a server
+// listens or a socket is open, so a process exits on its own like with ws.
+let refs = 0;
+function ref() {
+  if (refs++ === 0) binding.setRef(true);
+}
+function unref() {
+  if (--refs === 0) binding.setRef(false);
+}
+
+function addSocket(ws) {
+  const slot = freeSlots.length ? freeSlots.pop() : sockets.length;
+  sockets[slot] = ws;
+  ref();
+  return slot;
+}
+
+function removeSocket(slot) {
+  sockets[slot] = undefined;
+  freeSlots.push(slot);
+  unref();
+}
+
+function addServer(server) {
+  const id = nextServerId++;
+  servers.set(id, server);
+  return id;
+}
+
+function removeServer(id) {
+  servers.delete(id);
+}
+
+// ---- sending ---------------------------------------------------------------
+
+let flushScheduled = false;
+/** Sockets with send callbacks waiting for their bytes to be written. */
+const waiting = new Set();
+
+function scheduleFlush() {
+  if (!flushScheduled) {
+    flushScheduled = true;
+    process.nextTick(flush);
+  }
+}
+
+function flush() {
+  if (!flushScheduled) return;
+  flushScheduled = false;
+  binding.flush();
+  if (waiting.size) {
+    for (const ws of waiting) {
+      if (ws._native === null || ws._native.buffered() === 0) {
+        waiting.delete(ws);
+        ws._settleSendCallbacks(null);
+      }
+    }
+  }
+}
+
+function waitForWrite(ws) {
+  waiting.add(ws);
+}
+
+// ---- receiving -------------------------------------------------------------
+
+/** Errors thrown by user handlers; rethrown after the batch, like ws would. */
+function rethrow(err) {
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+function onWake() {
+  let batch;
+  while ((batch = binding.drain()) !== undefined) dispatch(batch);
+  flush();
+}
+
+function dispatch(batch) {
+  const ab = batch.buffer;
+  const base = batch.byteOffset;
+  const meta = new Uint32Array(ab, base, 1 + new Uint32Array(ab, base, 1)[0] * 4);
+  const count = meta[0];
+  let off = base + 4 + count * 16;
+
+  for (let i = 1; i < meta.length; i += 4) {
+    const kind = meta[i];
+    const id = meta[i + 1];
+    const len = meta[i + 2];
+    const extra = meta[i + 3];
+    const start = off;
+    off += len;
+    try {
+      switch (kind & 0xff) {
+        case K_MESSAGE: {
+          const ws = sockets[id];
+          if (ws !== undefined) ws._onMessage(ab, start, len, (kind & FLAG_BINARY) !== 0);
+          break;
+        }
+        case K_UPGRADE: {
+          const server = servers.get(extra);
+          const info = JSON.parse(Buffer.from(ab, start, len).toString());
+          if (server !== undefined) server._onNativeUpgrade(id, info);
+          else binding.reject(id, null);
+          break;
+        }
+        case K_PING:
+        case K_PONG: {
+          const ws = sockets[id];
+          if (ws !== undefined) ws._onControl(kind === K_PING ? 'ping' : 'pong', copy(ab, start, len));
+          break;
+        }
+        case K_PEER_CLOSE: {
+          const ws = sockets[id];
+          if (ws !== undefined) ws._onPeerClose(extra, copy(ab, start, len));
+          break;
+        }
+        case K_ERROR: {
+          const ws = sockets[id];
+          if (ws !== undefined) {
+            const text = Buffer.from(ab, start, len).toString();
+            const nl = text.indexOf('\n');
+            const Ctor = kind & FLAG_RANGE_ERROR ? RangeError : Error;
+            const err = new Ctor(text.slice(nl + 1));
+            err.code = text.slice(0, nl);
+            ws._onProtocolError(err, extra);
+          }
+          break;
+        }
+        case K_CLOSED: {
+          const ws = sockets[id];
+          if (ws !== undefined) {
+            removeSocket(id);
+            waiting.delete(ws);
+            ws._onClosed();
+          }
+          break;
+        }
+        case K_DRAIN: {
+          const ws = sockets[id];
+          if (ws !== undefined && waiting.delete(ws)) ws._settleSendCallbacks(null);
+          break;
+        }
+        case K_SERVER_ERROR: {
+          const server = servers.get(id);
+          if (server !== undefined) server._onNativeError(Buffer.from(ab, start, len).toString());
+          break;
+        }
+      }
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+}
+
+/** A payload the user may keep: its own memory, not a view of the batch. */
+function copy(ab, start, len) {
+  const out = Buffer.allocUnsafeSlow(len);
+  out.set(new Uint8Array(ab, start, len));
+  return out;
+}
+
+binding.init(onWake);
+
+module.exports = {
+  addServer,
+  addSocket,
+  binding,
+  ref,
+  removeServer,
+  removeSocket,
+  scheduleFlush,
+  unref,
+  waitForWrite
+};

@@ -1,0 +1,477 @@
+'use strict';
+
+// WebSocketServer: ws's server API. In `port` mode Rust listens, parses the
+// HTTP request and hands each upgrade request here, where ws's policy runs
+// unchanged (method, key, version, path, verifyClient, handleProtocols, the
+// 'headers' event); Rust then writes the answer and owns the connection.
+
+const EventEmitter = require('events');
+const http = require('http');
+const { createHash } = require('crypto');
+
+const subprotocol = require('./subprotocol');
+const WebSocket = require('./websocket');
+const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
+const native = require('./native');
+
+const keyRegex = /^[+/0-9A-Za-z]{22}==$/;
+
+const RUNNING = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+class WebSocketServer extends EventEmitter {
+  constructor(options, callback) {
+    super();
+
+    options = {
+      allowSynchronousEvents: true,
+      autoPong: true,
+      maxBufferedChunks: 256 * 1024,
+      maxFragments: 16 * 1024,
+      maxPayload: 100 * 1024 * 1024,
+      maxPendingAutoPongs: 60,
+      skipUTF8Validation: false,
+      perMessageDeflate: false,
+      handleProtocols: null,
+      clientTracking: true,
+      closeTimeout: CLOSE_TIMEOUT,
+      verifyClient: null,
+      noServer: false,
+      backlog: null,
+      server: null,
+      host: null,
+      path: null,
+      port: null,
+      heartbeat: null,
+      handshakeTimeout: 30000,
+      maxHeaderSize: 16 * 1024,
+      WebSocket,
+      ...options
+    };
+
+    if (
+      (options.port == null && !options.server && !options.noServer) ||
+      (options.port != null && (options.server || options.noServer)) ||
+      (options.server && options.noServer)
+    ) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
+    if (options.server) {
+      throw new TypeError('The "server" option is not supported yet by wsrs; use the "port" option');
+    }
+
+    this._heartbeat = normalizeHeartbeat(options.heartbeat);
+    if (options.perMessageDeflate === true) options.perMessageDeflate = {};
+    if (options.clientTracking) {
+      this.clients = new Set();
+      this._shouldEmitClose = false;
+    }
+    this.options = options;
+    this._state = RUNNING;
+    this._id = 0;
+    this._address = null;
+    /** Connections accepted on our own port (ws's HTTP server waits for them on close). */
+    this._openSockets = 0;
+    this._closeWhenDrained = false;
+
+    if (options.port != null) {
+      if (typeof callback === 'function') this.on('listening', callback);
+      this._listen(options);
+    }
+  }
+
+  /** @private */
+  _listen(options) {
+    const port = validatePort(options.port);
+    this._id = native.addServer(this);
+    const res = native.binding.listen(this._id, {
+      host: options.host == null ? undefined : String(options.host),
+      port,
+      backlog: options.backlog == null ? 511 : options.backlog | 0,
+      maxPayload: Number(options.maxPayload) || 0,
+      maxFragments: options.maxFragments >>> 0,
+      skipUtf8Validation: !!options.skipUTF8Validation,
+      autoPong: options.autoPong !== false,
+      maxPendingAutoPongs: options.maxPendingAutoPongs >>> 0,
+      closeTimeout: Number(options.closeTimeout),
+      heartbeatInterval: this._heartbeat ? this._heartbeat.interval : 0,
+      heartbeatTimeout: this._heartbeat ? this._heartbeat.timeout : 0,
+      handshakeTimeout: Number(options.handshakeTimeout) || 0,
+      maxHeaderSize: options.maxHeaderSize >>> 0
+    });
+    if (res.errno !== 0) {
+      native.removeServer(this._id);
+      this._id = 0;
+      const err = listenError(res.errno, options.host, port);
+      process.nextTick(() => this.emit('error', err));
+      return;
+    }
+    native.ref();
+    this._address = { address: res.address, family: res.family, port: res.port };
+    process.nextTick(() => this.emit('listening'));
+  }
+
+  address() {
+    if (this.options.noServer) {
+      throw new Error('The server is operating in "noServer" mode');
+    }
+    return this._address === null ? null : { ...this._address };
+  }
+
+  close(cb) {
+    if (this._state === CLOSED) {
+      if (cb) {
+        this.once('close', () => {
+          cb(new Error('The server is not running'));
+        });
+      }
+      process.nextTick(emitClose, this);
+      return;
+    }
+    if (cb) this.once('close', cb);
+    if (this._state === CLOSING) return;
+    this._state = CLOSING;
+
+    if (this.options.noServer) {
+      if (this.clients && this.clients.size) this._shouldEmitClose = true;
+      else process.nextTick(emitClose, this);
+      return;
+    }
+    // Our own listener: stop accepting. Like ws's internal HTTP server, the
+    // 'close' event waits until the connections it accepted have ended.
+    if (this._address !== null) {
+      // Upgrade requests already read are still answered (503, as ws does).
+      native.binding.serverClose(this._id);
+      native.unref();
+      this._address = null;
+      this._closeWhenDrained = true;
+      if (this._openSockets === 0) process.nextTick(emitClose, this);
+    } else {
+      process.nextTick(emitClose, this);
+    }
+  }
+
+  shouldHandle(req) {
+    if (this.options.path) {
+      const index = req.url.indexOf('?');
+      const pathname = index !== -1 ? req.url.slice(0, index) : req.url;
+      if (pathname !== this.options.path) return false;
+    }
+    return true;
+  }
+
+  handleUpgrade(req, socket, head, cb) {
+    if (!(socket instanceof NativeUpgradeSocket)) {
+      throw new TypeError(
+        'wsrs cannot take over a Node.js socket yet: handleUpgrade() works for upgrade requests from its own port'
+      );
+    }
+    socket.on('error', socketOnError);
+
+    const key = req.headers['sec-websocket-key'];
+    const upgrade = req.headers.upgrade;
+    const version = +req.headers['sec-websocket-version'];
+
+    if (req.method !== 'GET') {
+      abortHandshakeOrEmitwsClientError(this, req, socket, 405, 'Invalid HTTP method');
+      return;
+    }
+    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') {
+      abortHandshakeOrEmitwsClientError(this, req, socket, 400, 'Invalid Upgrade header');
+      return;
+    }
+    if (key === undefined || !keyRegex.test(key)) {
+      abortHandshakeOrEmitwsClientError(this, req, socket, 400, 'Missing or invalid Sec-WebSocket-Key header');
+      return;
+    }
+    if (version !== 13 && version !== 8) {
+      abortHandshakeOrEmitwsClientError(this, req, socket, 400, 'Missing or invalid Sec-WebSocket-Version header', {
+        'Sec-WebSocket-Version': '13, 8'
+      });
+      return;
+    }
+    if (!this.shouldHandle(req)) {
+      abortHandshake(socket, 400);
+      return;
+    }
+
+    const secWebSocketProtocol = req.headers['sec-websocket-protocol'];
+    let protocols = new Set();
+    if (secWebSocketProtocol !== undefined) {
+      try {
+        protocols = subprotocol.parse(secWebSocketProtocol);
+      } catch (err) {
+        abortHandshakeOrEmitwsClientError(this, req, socket, 400, 'Invalid Sec-WebSocket-Protocol header');
+        return;
+      }
+    }
+
+    // permessage-deflate is not negotiated (yet): offers are ignored, which
+    // RFC 7692 allows, and the connection proceeds uncompressed.
+    const extensions = {};
+
+    if (this.options.verifyClient) {
+      const info = {
+        origin: req.headers[`${version === 8 ? 'sec-websocket-origin' : 'origin'}`],
+        secure: !!(req.socket.authorized || req.socket.encrypted),
+        req
+      };
+      if (this.options.verifyClient.length === 2) {
+        this.options.verifyClient(info, (verified, code, message, headers) => {
+          if (!verified) return abortHandshake(socket, code || 401, message, headers);
+          this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+        });
+        return;
+      }
+      if (!this.options.verifyClient(info)) return abortHandshake(socket, 401);
+    }
+
+    this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+  }
+
+  completeUpgrade(extensions, key, protocols, req, socket, head, cb) {
+    if (!socket.readable || !socket.writable) return socket.destroy();
+    if (socket[kWebSocket]) {
+      throw new Error(
+        'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration'
+      );
+    }
+    if (this._state > RUNNING) return abortHandshake(socket, 503);
+
+    const digest = createHash('sha1')
+      .update(key + GUID)
+      .digest('base64');
+    const headers = [
+      'HTTP/1.1 101 Switching Protocols',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${digest}`
+    ];
+    const ws = new this.options.WebSocket(null, undefined, this.options);
+
+    if (protocols.size) {
+      const protocol = this.options.handleProtocols
+        ? this.options.handleProtocols(protocols, req)
+        : protocols.values().next().value;
+      if (protocol) {
+        headers.push(`Sec-WebSocket-Protocol: ${protocol}`);
+        ws._protocol = protocol;
+      }
+    }
+
+    this.emit('headers', headers, req);
+    socket.write(headers.concat('\r\n').join('\r\n'));
+    socket.removeListener('error', socketOnError);
+    socket[kWebSocket] = ws;
+
+    ws._attachNative((slot) => socket._accept(slot));
+    if (ws._readyState !== WebSocket.OPEN) return;
+
+    this._openSockets++;
+    ws.on('close', () => {
+      if (--this._openSockets === 0 && this._closeWhenDrained) process.nextTick(emitClose, this);
+    });
+    if (this.clients) {
+      this.clients.add(ws);
+      ws.on('close', () => {
+        this.clients.delete(ws);
+        if (this._shouldEmitClose && !this.clients.size) process.nextTick(emitClose, this);
+      });
+    }
+    cb(ws, req);
+  }
+
+  /** An upgrade request read by Rust on our port. @private */
+  _onNativeUpgrade(requestId, info) {
+    const socket = new NativeUpgradeSocket(requestId, info);
+    const req = incomingMessage(info, socket);
+    socket._serverId = this._id;
+    this.handleUpgrade(req, socket, EMPTY_BUFFER, (ws) => {
+      this.emit('connection', ws, req);
+    });
+  }
+
+  /** @private */
+  _onNativeError(message) {
+    this.emit('error', new Error(message));
+  }
+}
+
+/**
+ * Stands in for the `net.Socket` of a request whose connection Rust owns
+ * (it is `req.socket`): it has the peer's address, and what ws's handshake
+ * code writes to it is handed to Rust.
+ */
+class NativeUpgradeSocket extends EventEmitter {
+  constructor(requestId, info) {
+    super();
+    this._requestId = requestId;
+    this._serverId = 0;
+    this._pending = [];
+    this._done = false;
+    this.remoteAddress = info.remoteAddress;
+    this.remotePort = info.remotePort;
+    this.remoteFamily = info.remoteFamily;
+    this.localAddress = info.localAddress;
+    this.localPort = info.localPort;
+    this.encrypted = undefined;
+    this.authorized = undefined;
+  }
+
+  get readable() {
+    return !this._done;
+  }
+
+  get writable() {
+    return !this._done;
+  }
+
+  get destroyed() {
+    return this._done;
+  }
+
+  write(data) {
+    if (!this._done) this._pending.push(Buffer.from(data));
+    return true;
+  }
+
+  end(data) {
+    if (this._done) return this;
+    if (data !== undefined) this.write(data);
+    this._done = true;
+    native.binding.reject(this._requestId, Buffer.concat(this._pending));
+    this._pending = [];
+    process.nextTick(() => this.emit('finish'));
+    return this;
+  }
+
+  destroy() {
+    if (!this._done) {
+      this._done = true;
+      native.binding.reject(this._requestId, null);
+    }
+    return this;
+  }
+
+  setTimeout() {
+    return this;
+  }
+
+  setNoDelay() {
+    return this;
+  }
+
+  setKeepAlive() {
+    return this;
+  }
+
+  /** @private */
+  _accept(slot) {
+    this._done = true;
+    const head = Buffer.concat(this._pending);
+    this._pending = [];
+    return native.binding.accept(this._requestId, slot, this._serverId, head);
+  }
+}
+
+/** The `http.IncomingMessage` for a request Rust parsed. */
+function incomingMessage(info, socket) {
+  const req = new http.IncomingMessage(socket);
+  req.method = info.method;
+  req.url = info.url;
+  req.httpVersion = info.httpVersion;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = info.httpVersion === '1.0' ? 0 : 1;
+  req.rawHeaders = info.rawHeaders;
+  const headers = {};
+  for (let i = 0; i < info.rawHeaders.length; i += 2) {
+    req._addHeaderLine(info.rawHeaders[i], info.rawHeaders[i + 1], headers);
+  }
+  req.headers = headers;
+  req.upgrade = true;
+  req.complete = true;
+  req.push(null);
+  return req;
+}
+
+function normalizeHeartbeat(hb) {
+  if (hb == null || hb === false) return null;
+  const interval = typeof hb === 'number' ? hb : hb.interval;
+  const timeout = typeof hb === 'object' && hb.timeout != null ? hb.timeout : interval;
+  if (!(interval > 0) || !(timeout > 0)) {
+    throw new RangeError('The "heartbeat" option must be a positive interval in ms or { interval, timeout }');
+  }
+  return { interval: Number(interval), timeout: Number(timeout) };
+}
+
+function validatePort(port) {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    const err = new RangeError(
+      `options.port should be >= 0 and < 65536. Received ${typeof port === 'number' ? `type number (${port})` : `type ${typeof port} (${JSON.stringify(port)})`}.`
+    );
+    err.code = 'ERR_SOCKET_BAD_PORT';
+    throw err;
+  }
+  return n;
+}
+
+/** The error Node's `server.listen()` emits. */
+function listenError(errno, host, port) {
+  const util = require('util');
+  const code = util.getSystemErrorName(-errno);
+  const map = util.getSystemErrorMap().get(-errno);
+  const address = host == null ? '::' : String(host);
+  const err = new Error(`listen ${code}: ${map ? map[1] : 'unknown error'} ${address}:${port}`);
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = 'listen';
+  err.address = address;
+  err.port = port;
+  return err;
+}
+
+function emitClose(server) {
+  if (server._id !== 0) {
+    native.removeServer(server._id);
+    server._id = 0;
+  }
+  server._state = CLOSED;
+  server.emit('close');
+}
+
+function socketOnError() {
+  this.destroy();
+}
+
+function abortHandshake(socket, code, message, headers) {
+  message = message || http.STATUS_CODES[code];
+  headers = {
+    Connection: 'close',
+    'Content-Type': 'text/html',
+    'Content-Length': Buffer.byteLength(message),
+    ...headers
+  };
+  socket.once('finish', socket.destroy);
+  socket.end(
+    `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\n` +
+      Object.keys(headers)
+        .map((h) => `${h}: ${headers[h]}`)
+        .join('\r\n') +
+      '\r\n\r\n' +
+      message
+  );
+}
+
+function abortHandshakeOrEmitwsClientError(server, req, socket, code, message, headers) {
+  if (server.listenerCount('wsClientError')) {
+    const err = new Error(message);
+    Error.captureStackTrace(err, abortHandshakeOrEmitwsClientError);
+    server.emit('wsClientError', err, socket, req);
+  } else {
+    abortHandshake(socket, code, message, headers);
+  }
+}
+
+module.exports = WebSocketServer;

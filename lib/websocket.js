@@ -1,0 +1,396 @@
+'use strict';
+
+// The WebSocket class: ws's API over a connection whose protocol work
+// (framing, UTF-8 checks, limits, ping/pong, the close handshake) is done in
+// Rust. This file only keeps the JS-visible state and turns calls into
+// synchronous pushes to the native socket.
+
+const EventEmitter = require('events');
+
+const {
+  BINARY_TYPES,
+  CLOSE_TIMEOUT,
+  EMPTY_BUFFER,
+  kForOnEventAttribute,
+  kListener,
+  kStatusCode,
+  READY_STATES
+} = require('./constants');
+const { EventTarget } = require('./event-target');
+const { isBlob, isValidStatusCode } = require('./validation');
+const native = require('./native');
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+const OP_CONT = 0;
+const OP_TEXT = 1;
+const OP_BINARY = 2;
+const OP_PING = 9;
+const OP_PONG = 10;
+
+class WebSocket extends EventEmitter {
+  /**
+   * @param {(String|URL|null)} address null for a server-side socket
+   * @param {(String|String[])} [protocols]
+   * @param {Object} [options]
+   */
+  constructor(address, protocols, options) {
+    super();
+
+    this._binaryType = BINARY_TYPES[0];
+    this._closeCode = 1006;
+    this._closeFrameReceived = false;
+    this._closeFrameSent = false;
+    this._closeMessage = EMPTY_BUFFER;
+    this._errorEmitted = false;
+    this._extensions = {};
+    this._paused = false;
+    this._protocol = '';
+    this._readyState = CONNECTING;
+    this._native = null;
+    this._slot = -1;
+    this._firstFragment = true;
+    this._bufferedAmount = 0;
+    this._sendCallbacks = null;
+    this._socket = null;
+
+    if (address !== null) {
+      const err = new Error(
+        'The WebSocket client is not available in this version of wsrs; use it as a server, ' +
+          'or the `ws` package as the client'
+      );
+      err.code = 'ERR_WSRS_CLIENT_UNAVAILABLE';
+      throw err;
+    }
+    this._isServer = true;
+    options = options || {};
+    this._autoPong = options.autoPong !== false;
+    this._closeTimeout = options.closeTimeout === undefined ? CLOSE_TIMEOUT : options.closeTimeout;
+  }
+
+  get binaryType() {
+    return this._binaryType;
+  }
+
+  set binaryType(type) {
+    if (!BINARY_TYPES.includes(type)) return;
+    this._binaryType = type;
+  }
+
+  get bufferedAmount() {
+    if (this._native === null) return this._bufferedAmount;
+    return this._native.buffered() + this._bufferedAmount;
+  }
+
+  get extensions() {
+    return Object.keys(this._extensions).join();
+  }
+
+  get isPaused() {
+    return this._paused;
+  }
+
+  get protocol() {
+    return this._protocol;
+  }
+
+  get readyState() {
+    return this._readyState;
+  }
+
+  get url() {
+    return this._url;
+  }
+
+  /* istanbul ignore next */
+  get onclose() {
+    return null;
+  }
+  /* istanbul ignore next */
+  get onerror() {
+    return null;
+  }
+  /* istanbul ignore next */
+  get onopen() {
+    return null;
+  }
+  /* istanbul ignore next */
+  get onmessage() {
+    return null;
+  }
+
+  /**
+   * Binds this object to a native socket that has completed its handshake.
+   * @private
+   */
+  _attachNative(attach) {
+    this._slot = native.addSocket(this);
+    const nativeSocket = attach(this._slot);
+    if (nativeSocket === null) {
+      // The peer left while the upgrade was being decided.
+      native.removeSocket(this._slot);
+      this._readyState = CLOSING;
+      process.nextTick(() => this._onClosed());
+      return;
+    }
+    this._native = nativeSocket;
+    native.scheduleFlush(); // the 101 response goes out with the first sends
+    this._readyState = OPEN;
+    this.emit('open');
+  }
+
+  close(code, data) {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING) {
+      throw new Error('WebSocket was closed before the connection was established');
+    }
+    if (this._readyState === CLOSING) return;
+
+    let reason;
+    if (code === undefined) {
+      // A close frame with no body.
+    } else if (typeof code !== 'number' || !isValidStatusCode(code)) {
+      throw new TypeError('First argument must be a valid error code number');
+    } else if (data !== undefined && data.length) {
+      reason = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
+      if (reason.length > 123) {
+        throw new RangeError('The message must not be greater than 123 bytes');
+      }
+    }
+
+    this._readyState = CLOSING;
+    this._closeFrameSent = true;
+    this._native.close(code, reason);
+    native.scheduleFlush();
+  }
+
+  pause() {
+    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    this._paused = true;
+    this._native.pause();
+  }
+
+  resume() {
+    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    this._paused = false;
+    this._native.resume();
+  }
+
+  ping(data, mask, cb) {
+    this._control(OP_PING, data, mask, cb);
+  }
+
+  pong(data, mask, cb) {
+    this._control(OP_PONG, data, mask, cb);
+  }
+
+  /** @private */
+  _control(opcode, data, mask, cb) {
+    if (this._readyState === CONNECTING) {
+      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+    if (typeof data === 'function') {
+      cb = data;
+      data = mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+    }
+    if (typeof data === 'number') data = data.toString();
+    if (this._readyState !== OPEN) {
+      sendAfterClose(this, data, cb);
+      return;
+    }
+    const buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+    if (buf.length > 125) {
+      throw new RangeError('The data size must not be greater than 125 bytes');
+    }
+    this._native.sendBuffer(buf, opcode, true);
+    this._afterSend(cb);
+  }
+
+  send(data, options, cb) {
+    if (this._readyState === CONNECTING) {
+      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+    if (typeof options === 'function') {
+      cb = options;
+      options = undefined;
+    }
+    if (typeof data === 'number') data = data.toString();
+    if (this._readyState !== OPEN) {
+      sendAfterClose(this, data, cb);
+      return;
+    }
+
+    const isString = typeof data === 'string';
+    let binary = !isString;
+    let fin = true;
+    if (options !== undefined && options !== null) {
+      if (options.binary !== undefined) binary = !!options.binary;
+      if (options.fin !== undefined) fin = !!options.fin;
+    }
+    const opcode = this._firstFragment ? (binary ? OP_BINARY : OP_TEXT) : OP_CONT;
+    this._firstFragment = fin;
+
+    if (isString) {
+      this._native.sendString(data, opcode, fin);
+    } else if (isBlob(data)) {
+      throw new TypeError('Sending a Blob is not supported yet by wsrs; send its arrayBuffer() instead');
+    } else {
+      this._native.sendBuffer(data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data), opcode, fin);
+    }
+    this._afterSend(cb);
+  }
+
+  /** @private */
+  _afterSend(cb) {
+    if (typeof cb === 'function') {
+      if (this._sendCallbacks === null) this._sendCallbacks = [];
+      this._sendCallbacks.push(cb);
+      native.waitForWrite(this);
+    }
+    native.scheduleFlush();
+  }
+
+  /** Calls the send callbacks whose data is written (err = null) or lost. @private */
+  _settleSendCallbacks(err) {
+    const cbs = this._sendCallbacks;
+    if (cbs === null) return;
+    this._sendCallbacks = null;
+    for (const cb of cbs) {
+      try {
+        cb(err);
+      } catch (e) {
+        process.nextTick(() => {
+          throw e;
+        });
+      }
+    }
+  }
+
+  terminate() {
+    if (this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING) {
+      throw new Error('WebSocket was closed before the connection was established');
+    }
+    this._readyState = CLOSING;
+    this._native.terminate();
+  }
+
+  // ---- events from the native side ----------------------------------------
+
+  /** @private */
+  _onMessage(ab, start, len, isBinary) {
+    let data;
+    if (!isBinary || this._binaryType === 'nodebuffer') {
+      data = Buffer.from(ab, start, len);
+    } else if (this._binaryType === 'arraybuffer') {
+      data = ab.slice(start, start + len);
+    } else if (this._binaryType === 'fragments') {
+      data = [Buffer.from(ab, start, len)];
+    } else {
+      data = new Blob([new Uint8Array(ab, start, len)]);
+    }
+    this.emit('message', data, isBinary);
+  }
+
+  /** @private */
+  _onControl(type, data) {
+    this.emit(type, data);
+  }
+
+  /** The peer's close frame (Rust has already answered it). @private */
+  _onPeerClose(code, reason) {
+    this._closeFrameReceived = true;
+    this._closeFrameSent = true;
+    this._closeCode = code;
+    this._closeMessage = reason;
+    this._readyState = CLOSING;
+  }
+
+  /** A protocol fault: Rust has sent the close frame and is ending the connection. @private */
+  _onProtocolError(err, closeCode) {
+    err[kStatusCode] = closeCode;
+    this._readyState = CLOSING;
+    this._closeFrameSent = true;
+    if (!this._errorEmitted) {
+      this._errorEmitted = true;
+      // Unlike ws, a peer's bad frame never crashes a process that has no
+      // 'error' listener: the connection is closed with the right code either way.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    }
+  }
+
+  /** @private */
+  _onClosed() {
+    this._readyState = CLOSED;
+    this._native = null;
+    if (this._sendCallbacks !== null) {
+      this._settleSendCallbacks(new Error('WebSocket is not open: readyState 3 (CLOSED)'));
+    }
+    this.emit('close', this._closeCode, this._closeMessage);
+  }
+}
+
+for (const [i, name] of READY_STATES.entries()) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, value: i });
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value: i });
+}
+
+for (const property of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
+  Object.defineProperty(WebSocket.prototype, property, { enumerable: true });
+}
+
+// `onopen`, `onmessage`, ...: at most one listener each, set through the
+// EventTarget interface.
+for (const method of ['open', 'error', 'close', 'message']) {
+  Object.defineProperty(WebSocket.prototype, `on${method}`, {
+    enumerable: true,
+    get() {
+      for (const listener of this.listeners(method)) {
+        if (listener[kForOnEventAttribute]) return listener[kListener];
+      }
+      return null;
+    },
+    set(handler) {
+      for (const listener of this.listeners(method)) {
+        if (listener[kForOnEventAttribute]) {
+          this.removeListener(method, listener);
+          break;
+        }
+      }
+      if (typeof handler !== 'function') return;
+      this.addEventListener(method, handler, { [kForOnEventAttribute]: true });
+    }
+  });
+}
+
+WebSocket.prototype.addEventListener = EventTarget.addEventListener;
+WebSocket.prototype.removeEventListener = EventTarget.removeEventListener;
+
+/** Turns what ws accepts as data into a Buffer without copying when it can. */
+function toBuffer(data) {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+/** ws's behaviour for send/ping/pong once the socket is closing or closed. */
+function sendAfterClose(ws, data, cb) {
+  if (data) {
+    const length = isBlob(data) ? data.size : toBuffer(data).length;
+    ws._bufferedAmount += length;
+  }
+  if (cb) {
+    const err = new Error(
+      `WebSocket is not open: readyState ${ws._readyState} (${READY_STATES[ws._readyState]})`
+    );
+    process.nextTick(cb, err);
+  }
+}
+
+module.exports = WebSocket;

@@ -1,0 +1,257 @@
+//! The napi boundary: every function JavaScript calls, and nothing else.
+//! Kept thin: argument conversion, then a call into the crate.
+
+#![cfg_attr(test, allow(dead_code))]
+#![allow(clippy::new_without_default)]
+
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use crate::bridge::{self, Batch, Waker};
+use crate::connection::{Conn, ConnOptions};
+use crate::frame::Limits;
+use crate::server::{Server, ServerConfig};
+
+type WakeFn = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
+
+struct TsfnWaker(WakeFn);
+
+impl Waker for TsfnWaker {
+  fn wake(&self) {
+    self.0.call((), ThreadsafeFunctionCallMode::NonBlocking);
+  }
+}
+
+/// The raw threadsafe function, for ref/unref on the JS thread.
+static TSFN: AtomicPtr<sys::napi_threadsafe_function__> = AtomicPtr::new(ptr::null_mut());
+
+thread_local! {
+  static SPARE: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::default());
+}
+
+/// Registers the JS function called (with no arguments) whenever events are
+/// waiting; it then calls `drain()`. Starts unreferenced (see `setRef`).
+#[napi]
+pub fn init(on_wake: Function<(), Unknown<'static>>) -> Result<()> {
+  if !TSFN.load(Ordering::Acquire).is_null() {
+    return Ok(());
+  }
+  let tsfn: WakeFn = on_wake
+    .build_threadsafe_function::<()>()
+    .weak::<true>()
+    .callee_handled::<false>()
+    .build_callback(|_ctx| Ok(()))?;
+  TSFN.store(tsfn.raw(), Ordering::Release);
+  bridge::bridge().set_waker(Box::new(TsfnWaker(tsfn)));
+  Ok(())
+}
+
+/// Keeps the event loop alive (true) while any server listens or socket is
+/// open, exactly like ws's sockets do; false lets the process exit.
+#[napi]
+pub fn set_ref(env: Env, on: bool) -> Result<()> {
+  let raw = TSFN.load(Ordering::Acquire);
+  if raw.is_null() {
+    return Ok(());
+  }
+  let status = unsafe {
+    if on {
+      sys::napi_ref_threadsafe_function(env.raw(), raw)
+    } else {
+      sys::napi_unref_threadsafe_function(env.raw(), raw)
+    }
+  };
+  if status != sys::Status::napi_ok {
+    return Err(Error::from_reason("cannot change the threadsafe function's reference"));
+  }
+  Ok(())
+}
+
+pub struct RawValue(sys::napi_value);
+
+impl ToNapiValue for RawValue {
+  unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    Ok(val.0)
+  }
+}
+
+impl TypeName for RawValue {
+  fn type_name() -> &'static str {
+    "Buffer"
+  }
+  fn value_type() -> ValueType {
+    ValueType::Object
+  }
+}
+
+/// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
+/// `undefined` when there is none.
+#[napi(ts_return_type = "Buffer | undefined")]
+pub fn drain(env: Env) -> Result<RawValue> {
+  SPARE.with(|spare| {
+    let mut spare = spare.borrow_mut();
+    bridge::bridge().take(&mut spare);
+    let mut value = ptr::null_mut();
+    if spare.is_empty() {
+      unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
+      return Ok(RawValue(value));
+    }
+    let len = spare.encoded_len();
+    let mut data = ptr::null_mut();
+    let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
+    if status != sys::Status::napi_ok {
+      return Err(Error::from_reason("cannot allocate the event buffer"));
+    }
+    let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
+    spare.encode_into(out);
+    spare.clear();
+    Ok(RawValue(value))
+  })
+}
+
+/// Writes everything sent since the last flush, one write per connection.
+#[napi]
+pub fn flush() {
+  Conn::flush_all();
+}
+
+#[napi(object)]
+pub struct ListenOptions {
+  pub host: Option<String>,
+  pub port: u32,
+  pub backlog: i32,
+  pub max_payload: f64,
+  pub max_fragments: u32,
+  pub skip_utf8_validation: bool,
+  pub auto_pong: bool,
+  pub max_pending_auto_pongs: u32,
+  pub close_timeout: f64,
+  /// Milliseconds; 0 = no native heartbeat.
+  pub heartbeat_interval: f64,
+  pub heartbeat_timeout: f64,
+  pub handshake_timeout: f64,
+  pub max_header_size: u32,
+}
+
+#[napi(object)]
+pub struct ListenResult {
+  /// 0 on success, else the OS error number (positive).
+  pub errno: i32,
+  pub address: String,
+  pub family: String,
+  pub port: u32,
+}
+
+fn millis(ms: f64) -> Duration {
+  Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
+}
+
+#[napi]
+pub fn listen(server_id: u32, o: ListenOptions) -> ListenResult {
+  let conn = ConnOptions {
+    limits: Limits {
+      max_payload: if o.max_payload.is_finite() && o.max_payload > 0.0 { o.max_payload as u64 } else { 0 },
+      max_fragments: o.max_fragments,
+      skip_utf8_validation: o.skip_utf8_validation,
+      expect_masked: true,
+    },
+    auto_pong: o.auto_pong,
+    max_pending_auto_pongs: o.max_pending_auto_pongs,
+    close_timeout: millis(o.close_timeout),
+  };
+  let config = ServerConfig {
+    conn,
+    heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
+    handshake_timeout: millis(o.handshake_timeout),
+    max_header_size: o.max_header_size as usize,
+  };
+  match Server::listen(server_id, o.host.as_deref(), o.port as u16, o.backlog, config) {
+    Ok(addr) => ListenResult {
+      errno: 0,
+      address: addr.ip().to_string(),
+      family: if addr.is_ipv4() { "IPv4".into() } else { "IPv6".into() },
+      port: addr.port() as u32,
+    },
+    Err(e) => ListenResult {
+      errno: e.raw_os_error().unwrap_or(22),
+      address: String::new(),
+      family: String::new(),
+      port: 0,
+    },
+  }
+}
+
+#[napi]
+pub fn server_close(server_id: u32) {
+  Server::close(server_id);
+}
+
+/// Completes an upgrade: `head` (the 101 response) is written before anything
+/// sent on the returned socket. `null` if the peer is already gone.
+#[napi]
+pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> Option<NativeSocket> {
+  let conn = Conn::accept(request_id, slot, &head)?;
+  Server::track(server_id, &conn);
+  Some(NativeSocket { conn })
+}
+
+/// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
+#[napi]
+pub fn reject(request_id: u32, answer: Option<BufferSlice>) {
+  Conn::reject(request_id, answer.as_deref());
+}
+
+/// The Rust side of one open WebSocket.
+#[napi]
+pub struct NativeSocket {
+  conn: Arc<Conn>,
+}
+
+#[napi]
+impl NativeSocket {
+  /// Queues a frame with a Buffer/Uint8Array payload. False once closing.
+  #[napi]
+  pub fn send_buffer(&self, data: BufferSlice, opcode: u32, fin: bool) -> bool {
+    self.conn.send(opcode as u8, fin, &data)
+  }
+
+  /// Queues a frame with a string payload (sent as UTF-8).
+  #[napi]
+  pub fn send_string(&self, data: String, opcode: u32, fin: bool) -> bool {
+    self.conn.send(opcode as u8, fin, data.as_bytes())
+  }
+
+  /// Sends a close frame; `code` undefined = a close frame with no body.
+  #[napi]
+  pub fn close(&self, code: Option<u32>, reason: Option<BufferSlice>) {
+    self.conn.close(code.map(|c| c as u16), reason.as_deref().unwrap_or(&[]));
+  }
+
+  #[napi]
+  pub fn terminate(&self) {
+    self.conn.terminate();
+  }
+
+  #[napi]
+  pub fn pause(&self) {
+    self.conn.set_paused(true);
+  }
+
+  #[napi]
+  pub fn resume(&self) {
+    self.conn.set_paused(false);
+  }
+
+  /// Bytes queued but not yet written to the socket.
+  #[napi]
+  pub fn buffered(&self) -> u32 {
+    self.conn.buffered_amount().min(u32::MAX as usize) as u32
+  }
+}

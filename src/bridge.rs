@@ -1,0 +1,213 @@
+//! The event bridge: how events from every connection reach JavaScript.
+//!
+//! I/O tasks append events to one shared batch (payload bytes and a small
+//! fixed-size descriptor per event). The first event into an empty batch wakes
+//! the JS thread through a single threadsafe function; JS then drains the
+//! whole batch with one call, which hands it over as a single `Buffer`:
+//!
+//! ```text
+//! [u32 count][count x (u32 kind|flags, u32 id, u32 len, u32 extra)][payloads...]
+//! ```
+//!
+//! Payloads follow each other in event order, so JS hands messages out as
+//! `subarray` views of that one Buffer: one allocation and one copy per batch,
+//! not per message.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// Event kinds (low byte of the first descriptor word).
+pub mod kind {
+  /// A valid upgrade request awaits JS's decision. id = request id,
+  /// extra = server id, payload = JSON request description.
+  pub const UPGRADE: u32 = 1;
+  /// A data message. flags: `BINARY`.
+  pub const MESSAGE: u32 = 2;
+  pub const PING: u32 = 3;
+  pub const PONG: u32 = 4;
+  /// The peer's close frame. extra = code, payload = reason.
+  pub const PEER_CLOSE: u32 = 5;
+  /// A protocol fault. extra = close code sent, payload = "WS_ERR_CODE\nmessage".
+  /// flags: `RANGE_ERROR`.
+  pub const ERROR: u32 = 6;
+  /// The connection is gone: the last event for its id.
+  pub const CLOSED: u32 = 7;
+  /// The connection's pending writes, stalled by a slow peer, are all written.
+  pub const DRAIN: u32 = 8;
+  /// A server-level error. id = server id, payload = message.
+  pub const SERVER_ERROR: u32 = 9;
+}
+
+pub const FLAG_BINARY: u32 = 1 << 8;
+pub const FLAG_RANGE_ERROR: u32 = 1 << 9;
+
+#[derive(Default)]
+pub struct Batch {
+  pub data: Vec<u8>,
+  pub meta: Vec<u32>,
+}
+
+impl Batch {
+  pub fn is_empty(&self) -> bool {
+    self.meta.is_empty()
+  }
+
+  pub fn count(&self) -> usize {
+    self.meta.len() / 4
+  }
+
+  /// Bytes the JS buffer for this batch needs.
+  pub fn encoded_len(&self) -> usize {
+    4 + self.meta.len() * 4 + self.data.len()
+  }
+
+  /// Writes the batch in the layout described above; `out` has `encoded_len()` bytes.
+  pub fn encode_into(&self, out: &mut [u8]) {
+    let n = self.count() as u32;
+    out[..4].copy_from_slice(&n.to_ne_bytes());
+    let mut at = 4;
+    for w in &self.meta {
+      out[at..at + 4].copy_from_slice(&w.to_ne_bytes());
+      at += 4;
+    }
+    out[at..at + self.data.len()].copy_from_slice(&self.data);
+  }
+
+  pub fn clear(&mut self) {
+    self.data.clear();
+    self.meta.clear();
+    // Do not keep a huge buffer around after a burst.
+    if self.data.capacity() > (4 << 20) {
+      self.data = Vec::new();
+    }
+  }
+}
+
+/// Wakes the JS thread. Implemented by the napi layer (a threadsafe function).
+pub trait Waker: Send + Sync {
+  fn wake(&self);
+}
+
+pub struct Bridge {
+  batch: Mutex<Batch>,
+  scheduled: AtomicBool,
+  waker: OnceLock<Box<dyn Waker>>,
+}
+
+static BRIDGE: Bridge = Bridge {
+  batch: Mutex::new(Batch { data: Vec::new(), meta: Vec::new() }),
+  scheduled: AtomicBool::new(false),
+  waker: OnceLock::new(),
+};
+
+pub fn bridge() -> &'static Bridge {
+  &BRIDGE
+}
+
+impl Bridge {
+  pub fn set_waker(&self, w: Box<dyn Waker>) {
+    let _ = self.waker.set(w);
+  }
+
+  /// Opens the batch for appending; the JS thread is woken when the returned
+  /// writer is dropped, if anything was appended.
+  pub fn events(&self) -> Events<'_> {
+    Events { guard: Some(self.batch.lock().unwrap()), pushed: false, bridge: self }
+  }
+
+  /// Bytes waiting for JS (a measure of how far JS lags behind the sockets).
+  pub fn backlog(&self) -> usize {
+    self.batch.lock().unwrap().data.len()
+  }
+
+  /// JS thread: swaps the pending batch with `spare` (which must be empty).
+  pub fn take(&self, spare: &mut Batch) {
+    // Reset before taking, so an event pushed after the swap schedules a new wake.
+    self.scheduled.store(false, Ordering::SeqCst);
+    let mut b = self.batch.lock().unwrap();
+    std::mem::swap(&mut *b, spare);
+  }
+
+  fn commit(&self) {
+    if !self.scheduled.swap(true, Ordering::SeqCst) {
+      if let Some(w) = self.waker.get() {
+        w.wake();
+      }
+    }
+  }
+}
+
+pub struct Events<'a> {
+  guard: Option<MutexGuard<'a, Batch>>,
+  pushed: bool,
+  bridge: &'a Bridge,
+}
+
+impl Events<'_> {
+  pub fn push(&mut self, kind: u32, id: u32, extra: u32, payload: &[u8]) {
+    let b = self.guard.as_mut().unwrap();
+    b.data.extend_from_slice(payload);
+    b.meta.extend_from_slice(&[kind, id, payload.len() as u32, extra]);
+    self.pushed = true;
+  }
+
+  /// Appends an event whose `len` payload bytes are written by `fill`; if
+  /// `fill` returns false the event is dropped and false is returned.
+  pub fn push_with(&mut self, kind: u32, id: u32, extra: u32, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> bool {
+    let b = self.guard.as_mut().unwrap();
+    let start = b.data.len();
+    b.data.resize(start + len, 0);
+    if !fill(&mut b.data[start..]) {
+      b.data.truncate(start);
+      return false;
+    }
+    b.meta.extend_from_slice(&[kind, id, len as u32, extra]);
+    self.pushed = true;
+    true
+  }
+}
+
+impl Drop for Events<'_> {
+  fn drop(&mut self) {
+    drop(self.guard.take());
+    if self.pushed {
+      self.bridge.commit();
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn batch_layout() {
+    let mut b = Batch::default();
+    b.meta.extend_from_slice(&[kind::MESSAGE | FLAG_BINARY, 7, 3, 0, kind::CLOSED, 7, 0, 1006]);
+    b.data.extend_from_slice(b"abc");
+    let mut out = vec![0u8; b.encoded_len()];
+    b.encode_into(&mut out);
+    assert_eq!(out.len(), 4 + 32 + 3);
+    assert_eq!(u32::from_ne_bytes(out[0..4].try_into().unwrap()), 2);
+    assert_eq!(u32::from_ne_bytes(out[4..8].try_into().unwrap()), kind::MESSAGE | FLAG_BINARY);
+    assert_eq!(u32::from_ne_bytes(out[32..36].try_into().unwrap()), 1006);
+    assert_eq!(&out[36..], b"abc");
+  }
+
+  #[test]
+  fn rejected_fill_leaves_no_trace() {
+    let br = Bridge { batch: Mutex::new(Batch::default()), scheduled: AtomicBool::new(false), waker: OnceLock::new() };
+    {
+      let mut ev = br.events();
+      ev.push(kind::PING, 1, 0, b"x");
+      assert!(!ev.push_with(kind::MESSAGE, 1, 0, 4, &mut |d| {
+        d.copy_from_slice(b"nope");
+        false
+      }));
+    }
+    let mut spare = Batch::default();
+    br.take(&mut spare);
+    assert_eq!(spare.count(), 1);
+    assert_eq!(spare.data, b"x");
+  }
+}

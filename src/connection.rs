@@ -1,0 +1,625 @@
+//! One WebSocket connection: the I/O task that reads and parses frames,
+//! answers pings, runs the close handshake and its timeout, and the shared
+//! state through which the JS thread sends.
+//!
+//! Writes are corked: `send` (JS thread) frames into the connection's output
+//! buffer and puts the connection on the JS thread's flush list; `flush` (once
+//! per JS turn) writes each listed connection's bytes with one non-blocking
+//! write, on the JS thread, without waking the I/O thread. Only when the
+//! kernel's buffer is full does the I/O task take over, waiting for the
+//! socket to become writable.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::bridge::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
+use crate::frame::{self, Limits, Progress, ProtocolError, Receiver, Sink};
+
+/// Per-connection settings, copied from the server's options.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnOptions {
+  pub limits: Limits,
+  pub auto_pong: bool,
+  /// 0 = no limit.
+  pub max_pending_auto_pongs: u32,
+  pub close_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+  /// Upgrade request parsed; JS has not decided yet.
+  Pending,
+  Open,
+  /// JS refused the upgrade: write the answer, then close.
+  Rejected,
+}
+
+/// State shared by the I/O task and the JS thread.
+struct Out {
+  phase: Phase,
+  stream: Option<Arc<TcpStream>>,
+  buf: Vec<u8>,
+  /// How much of `buf` is already written.
+  pos: usize,
+  /// The socket returned EAGAIN: the I/O task owns writing until it drains.
+  blocked: bool,
+  /// On the JS thread's flush list.
+  dirty: bool,
+  close_sent: bool,
+  close_received: bool,
+  /// Shut the write side down once `buf` is written.
+  shutdown_pending: bool,
+  shut: bool,
+  closing_since: Option<Instant>,
+  terminate: bool,
+  paused: bool,
+  write_failed: bool,
+  pending_pongs: u32,
+}
+
+pub struct Conn {
+  /// Rust-side id (the request id while the handshake is pending).
+  pub id: u32,
+  /// JS-side slot, the id in events once open.
+  slot: AtomicU32,
+  opts: ConnOptions,
+  out: Mutex<Out>,
+  notify: Notify,
+  /// When the peer last sent anything (ms on `clock()`), for the heartbeat.
+  pub last_seen: AtomicU64,
+  /// When the heartbeat last pinged this peer (0 = never).
+  pub pinged_at: AtomicU64,
+}
+
+/// Milliseconds since the first call: a cheap monotonic clock for heartbeats.
+pub fn clock() -> u64 {
+  static EPOCH: OnceLock<Instant> = OnceLock::new();
+  EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Connections whose upgrade awaits JS's decision, by request id.
+fn pending() -> &'static Mutex<HashMap<u32, Arc<Conn>>> {
+  static P: OnceLock<Mutex<HashMap<u32, Arc<Conn>>>> = OnceLock::new();
+  P.get_or_init(Default::default)
+}
+
+thread_local! {
+  /// Connections with unwritten bytes queued by this (the JS) thread.
+  static DIRTY: RefCell<Vec<Arc<Conn>>> = const { RefCell::new(Vec::new()) };
+  /// The I/O thread's one receive buffer, shared by all its connections.
+  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+}
+
+impl Out {
+  /// Writes as much of `buf` as the socket takes. Ok(true) when all is written.
+  fn write_some(&mut self) -> io::Result<bool> {
+    let Some(stream) = self.stream.clone() else {
+      self.buf.clear();
+      self.pos = 0;
+      return Ok(true);
+    };
+    while self.pos < self.buf.len() {
+      match stream.try_write(&self.buf[self.pos..]) {
+        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+        Ok(n) => self.pos += n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+        Err(e) => return Err(e),
+      }
+    }
+    self.pos = 0;
+    if self.buf.capacity() > 4096 {
+      self.buf = Vec::new();
+    } else {
+      self.buf.clear();
+    }
+    self.pending_pongs = 0;
+    if self.shutdown_pending && !self.shut {
+      self.shut = true;
+      let _ = socket2::SockRef::from(&*stream).shutdown(Shutdown::Write);
+    }
+    Ok(true)
+  }
+
+  /// Writes now unless the I/O task owns writing. Returns true if the I/O
+  /// task must be woken (to wait for writability or to tear down).
+  fn write_now(&mut self) -> bool {
+    if self.blocked {
+      return false;
+    }
+    match self.write_some() {
+      Ok(true) => false,
+      Ok(false) => {
+        self.blocked = true;
+        true
+      }
+      Err(_) => {
+        self.write_failed = true;
+        true
+      }
+    }
+  }
+
+  fn buffered(&self) -> usize {
+    self.buf.len() - self.pos
+  }
+
+  fn open_for_data(&self) -> bool {
+    self.phase == Phase::Open && !self.close_sent && self.stream.is_some()
+  }
+}
+
+impl Conn {
+  pub fn new(opts: ConnOptions, stream: Arc<TcpStream>) -> Arc<Conn> {
+    Arc::new(Conn {
+      id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+      slot: AtomicU32::new(0),
+      opts,
+      out: Mutex::new(Out {
+        phase: Phase::Pending,
+        stream: Some(stream),
+        buf: Vec::new(),
+        pos: 0,
+        blocked: false,
+        dirty: false,
+        close_sent: false,
+        close_received: false,
+        shutdown_pending: false,
+        shut: false,
+        closing_since: None,
+        terminate: false,
+        paused: false,
+        write_failed: false,
+        pending_pongs: 0,
+      }),
+      notify: Notify::new(),
+      last_seen: AtomicU64::new(clock()),
+      pinged_at: AtomicU64::new(0),
+    })
+  }
+
+  pub fn register_pending(self: &Arc<Self>) {
+    pending().lock().unwrap().insert(self.id, self.clone());
+  }
+
+  pub fn slot(&self) -> u32 {
+    self.slot.load(Ordering::Acquire)
+  }
+
+  fn lock(&self) -> std::sync::MutexGuard<'_, Out> {
+    self.out.lock().unwrap()
+  }
+
+  /// Puts this connection on the JS thread's flush list (JS thread only).
+  fn mark_dirty(self: &Arc<Self>, out: &mut Out) {
+    if !out.dirty && !out.blocked {
+      out.dirty = true;
+      DIRTY.with(|d| d.borrow_mut().push(self.clone()));
+    }
+  }
+
+  // ---- called on the JS thread -------------------------------------------
+
+  /// JS accepted the upgrade: `head` (the 101 response) goes out first, with
+  /// whatever is sent before the next flush.
+  pub fn accept(request_id: u32, slot: u32, head: &[u8]) -> Option<Arc<Conn>> {
+    let conn = pending().lock().unwrap().remove(&request_id)?;
+    {
+      let mut out = conn.lock();
+      if out.stream.is_none() {
+        return None;
+      }
+      out.buf.extend_from_slice(head);
+      out.phase = Phase::Open;
+      conn.slot.store(slot, Ordering::Release);
+      conn.mark_dirty(&mut out);
+    }
+    conn.notify.notify_one();
+    Some(conn)
+  }
+
+  /// JS refused the upgrade: write `answer` (if any) and close.
+  pub fn reject(request_id: u32, answer: Option<&[u8]>) {
+    let Some(conn) = pending().lock().unwrap().remove(&request_id) else {
+      return;
+    };
+    {
+      let mut out = conn.lock();
+      match answer {
+        Some(a) => {
+          out.buf.extend_from_slice(a);
+          out.shutdown_pending = true;
+          out.phase = Phase::Rejected;
+        }
+        None => out.terminate = true,
+      }
+    }
+    conn.notify.notify_one();
+  }
+
+  /// Queues one data frame. False if the connection no longer sends.
+  pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8]) -> bool {
+    let mut out = self.lock();
+    if !out.open_for_data() {
+      return false;
+    }
+    frame::write_frame(&mut out.buf, fin, opcode, payload, None);
+    self.mark_dirty(&mut out);
+    true
+  }
+
+  /// Queues a close frame (`code` None = no body) and starts the close timer.
+  pub fn close(self: &Arc<Self>, code: Option<u16>, reason: &[u8]) {
+    let mut out = self.lock();
+    if out.close_sent || out.phase != Phase::Open || out.stream.is_none() {
+      return;
+    }
+    frame::write_close(&mut out.buf, code, reason, None);
+    out.close_sent = true;
+    out.closing_since = Some(Instant::now());
+    if out.close_received {
+      out.shutdown_pending = true;
+    }
+    self.mark_dirty(&mut out);
+    drop(out);
+    self.notify.notify_one();
+  }
+
+  pub fn terminate(&self) {
+    self.lock().terminate = true;
+    self.notify.notify_one();
+  }
+
+  pub fn set_paused(&self, paused: bool) {
+    self.lock().paused = paused;
+    self.notify.notify_one();
+  }
+
+  /// Bytes queued but not yet handed to the kernel.
+  pub fn buffered_amount(&self) -> usize {
+    self.lock().buffered()
+  }
+
+  /// Writes what every connection on the flush list has queued (JS thread).
+  pub fn flush_all() {
+    let list = DIRTY.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    for conn in &list {
+      let wake = {
+        let mut out = conn.lock();
+        out.dirty = false;
+        out.write_now()
+      };
+      if wake {
+        conn.notify.notify_one();
+      }
+    }
+    // Give the (now empty) list's capacity back for the next turn.
+    DIRTY.with(|d| {
+      let mut d = d.borrow_mut();
+      if d.is_empty() {
+        let mut list = list;
+        list.clear();
+        *d = list;
+      }
+    });
+  }
+
+  // ---- called on the I/O thread --------------------------------------------
+
+  /// Queues a control frame and writes it at once (I/O thread).
+  pub fn send_control(&self, opcode: u8, payload: &[u8]) -> bool {
+    let mut out = self.lock();
+    if out.phase != Phase::Open || out.close_sent || out.stream.is_none() {
+      return false;
+    }
+    frame::write_frame(&mut out.buf, true, opcode, payload, None);
+    let wake = out.write_now();
+    drop(out);
+    if wake {
+      self.notify.notify_one();
+    }
+    true
+  }
+}
+
+/// Collects what the parser finds in one read: messages go straight into the
+/// JS batch; control frames are answered after parsing.
+struct ConnSink<'a, 'b> {
+  slot: u32,
+  events: &'a mut bridge::Events<'b>,
+  pings: Vec<Vec<u8>>,
+  close: Option<(u16, Vec<u8>)>,
+}
+
+impl Sink for ConnSink<'_, '_> {
+  fn message(&mut self, binary: bool, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> bool {
+    let k = kind::MESSAGE | if binary { FLAG_BINARY } else { 0 };
+    self.events.push_with(k, self.slot, 0, len, fill)
+  }
+  fn ping(&mut self, payload: &[u8]) {
+    self.events.push(kind::PING, self.slot, 0, payload);
+    self.pings.push(payload.to_vec());
+  }
+  fn pong(&mut self, payload: &[u8]) {
+    self.events.push(kind::PONG, self.slot, 0, payload);
+  }
+  fn close(&mut self, code: u16, reason: &[u8]) {
+    self.close = Some((code, reason.to_vec()));
+  }
+}
+
+/// Reading state owned by the I/O task.
+struct Reader {
+  rx: Receiver,
+  /// Bytes of an incomplete frame carried to the next read.
+  rbuf: Vec<u8>,
+  /// No more frames are parsed (close frame received or protocol error).
+  done: bool,
+  eof: bool,
+}
+
+impl Reader {
+  /// Parses one chunk from the socket.
+  fn process(&mut self, conn: &Conn, chunk: &[u8]) {
+    if self.done || chunk.is_empty() {
+      return;
+    }
+    let slot = conn.slot();
+    let from_rbuf = !self.rbuf.is_empty();
+    if from_rbuf {
+      self.rbuf.extend_from_slice(chunk);
+    }
+    let data: &[u8] = if from_rbuf { &self.rbuf } else { chunk };
+    let mut events = bridge::bridge().events();
+    let mut sink = ConnSink { slot, events: &mut events, pings: Vec::new(), close: None };
+    let progress = self.rx.feed(data, &conn.opts.limits, &mut sink);
+    let (pings, close) = (std::mem::take(&mut sink.pings), sink.close.take());
+    let mut error = None;
+    match progress {
+      Progress::More { consumed, need } => {
+        if from_rbuf {
+          self.rbuf.drain(..consumed);
+        } else {
+          self.rbuf.extend_from_slice(&chunk[consumed..]);
+        }
+        if self.rbuf.is_empty() {
+          if self.rbuf.capacity() > 0 {
+            self.rbuf = Vec::new();
+          }
+        } else if need > self.rbuf.capacity() {
+          // Grow once for a large frame, within reason.
+          let want = need.min(16 << 20);
+          self.rbuf.reserve(want.saturating_sub(self.rbuf.len()));
+        }
+      }
+      Progress::Closed { .. } => {
+        self.done = true;
+        self.rbuf = Vec::new();
+      }
+      Progress::Error(e) => {
+        self.done = true;
+        self.rbuf = Vec::new();
+        let msg = format!("{}\n{}", e.code(), e.message());
+        let flags = if e.is_range_error() { FLAG_RANGE_ERROR } else { 0 };
+        events.push(kind::ERROR | flags, slot, e.close_code() as u32, msg.as_bytes());
+        error = Some(e);
+      }
+    }
+    if let Some((code, reason)) = &close {
+      events.push(kind::PEER_CLOSE, slot, *code as u32, reason);
+    }
+    drop(events);
+    conn.last_seen.store(clock(), Ordering::Relaxed);
+
+    if conn.opts.auto_pong {
+      for p in &pings {
+        let too_many = {
+          let mut out = conn.lock();
+          out.pending_pongs += 1;
+          out.blocked && conn.opts.max_pending_auto_pongs > 0 && out.pending_pongs > conn.opts.max_pending_auto_pongs
+        };
+        if too_many {
+          conn.lock().terminate = true;
+          return;
+        }
+        conn.send_control(frame::OP_PONG, p);
+      }
+    }
+    if let Some((code, reason)) = close {
+      // Echo the close frame (ws does, with the same code and reason), then
+      // end the TCP connection once it is written.
+      let mut out = conn.lock();
+      if !out.close_sent {
+        let c = if code == 1005 { None } else { Some(code) };
+        frame::write_close(&mut out.buf, c, &reason, None);
+        out.close_sent = true;
+        out.closing_since = Some(Instant::now());
+      }
+      out.close_received = true;
+      out.shutdown_pending = true;
+      out.write_now();
+    }
+    if let Some(e) = error {
+      self.fail(conn, &e);
+    }
+  }
+
+  /// A protocol error: send a close frame with its code and end the connection.
+  fn fail(&mut self, conn: &Conn, e: &ProtocolError) {
+    let mut out = conn.lock();
+    if !out.close_sent {
+      frame::write_close(&mut out.buf, Some(e.close_code()), &[], None);
+      out.close_sent = true;
+      out.closing_since = Some(Instant::now());
+    }
+    out.shutdown_pending = true;
+    out.write_now();
+  }
+}
+
+/// The connection's I/O task, from the parsed upgrade request to the end.
+/// `leftover` holds bytes that arrived after the request head.
+pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_end: impl FnOnce(&Arc<Conn>)) {
+  let mut reader = Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false };
+  let mut pending_leftover = Some(leftover);
+
+  loop {
+    // Snapshot the shared state.
+    let (phase, terminate, paused, blocked, failed, deadline, shut) = {
+      let o = conn.lock();
+      (
+        o.phase,
+        o.terminate,
+        o.paused,
+        o.blocked,
+        o.write_failed,
+        o.closing_since.map(|t| t + conn.opts.close_timeout),
+        o.shut,
+      )
+    };
+    if terminate || failed {
+      break;
+    }
+    match phase {
+      Phase::Pending => {
+        conn.notify.notified().await;
+        continue;
+      }
+      Phase::Rejected => {
+        if !shut && !blocked {
+          conn.lock().write_now();
+          continue;
+        }
+        if shut {
+          // Answer written: wait briefly for the peer to close so that no
+          // unread bytes turn our close into a reset that eats the answer.
+          let _ = tokio::time::timeout(Duration::from_secs(2), drain_until_eof(&stream)).await;
+          break;
+        }
+      }
+      Phase::Open => {
+        if let Some(bytes) = pending_leftover.take() {
+          reader.process(&conn, &bytes);
+          continue;
+        }
+        if reader.eof && !blocked {
+          // The peer closed its side: finish writing, then we are done.
+          let mut o = conn.lock();
+          o.shutdown_pending = true;
+          if !o.write_now() {
+            break;
+          }
+          continue;
+        }
+      }
+    }
+    let want_read = phase == Phase::Open && !paused && !reader.eof;
+    let sleep = async {
+      match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+      }
+    };
+    tokio::select! {
+      biased;
+      _ = conn.notify.notified() => {}
+      r = stream.writable(), if blocked => {
+        if r.is_err() {
+          break;
+        }
+        let (drained, wake_js) = {
+          let mut o = conn.lock();
+          match o.write_some() {
+            Ok(true) => {
+              o.blocked = false;
+              (true, o.phase == Phase::Open)
+            }
+            Ok(false) => (false, false),
+            Err(_) => {
+              o.write_failed = true;
+              (false, false)
+            }
+          }
+        };
+        if drained && wake_js {
+          bridge::bridge().events().push(kind::DRAIN, conn.slot(), 0, &[]);
+        }
+      }
+      r = stream.readable(), if want_read => {
+        if r.is_err() {
+          break;
+        }
+        if !read_some(&conn, &stream, &mut reader) {
+          break;
+        }
+      }
+      _ = sleep => {
+        // closeTimeout: destroy the socket.
+        break;
+      }
+    }
+  }
+
+  // Tear down: close the socket now, not when JS garbage-collects its handle.
+  let was_open = {
+    let mut o = conn.lock();
+    o.stream = None;
+    o.buf = Vec::new();
+    o.pos = 0;
+    o.phase == Phase::Open
+  };
+  pending().lock().unwrap().remove(&conn.id);
+  drop(stream);
+  on_end(&conn);
+  if was_open {
+    bridge::bridge().events().push(kind::CLOSED, conn.slot(), 0, &[]);
+  }
+}
+
+/// Reads until the socket would block. False when the connection is over.
+fn read_some(conn: &Conn, stream: &TcpStream, reader: &mut Reader) -> bool {
+  READ_BUF.with(|b| {
+    let mut buf = b.borrow_mut();
+    // A few reads per wake-up, so one busy peer does not starve the others.
+    for _ in 0..4 {
+      match stream.try_read(&mut buf[..]) {
+        Ok(0) => {
+          reader.eof = true;
+          return true;
+        }
+        Ok(n) => reader.process(conn, &buf[..n]),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        Err(_) => return false,
+      }
+      if conn.lock().terminate {
+        return false;
+      }
+    }
+    true
+  })
+}
+
+async fn drain_until_eof(stream: &TcpStream) {
+  let mut buf = [0u8; 1024];
+  loop {
+    if stream.readable().await.is_err() {
+      return;
+    }
+    match stream.try_read(&mut buf) {
+      Ok(0) => return,
+      Ok(_) => continue,
+      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+      Err(_) => return,
+    }
+  }
+}

@@ -1,0 +1,18 @@
+//! wsrs: the `ws` API for Node.js with Rust owning the sockets.
+//!
+//! - `runtime`: the tokio runtime (one I/O thread).
+//! - `server`: listening, accepting, the HTTP part of the handshake, heartbeat.
+//! - `handshake`: parsing upgrade requests and the HTTP answers to bad ones.
+//! - `connection`: one WebSocket connection's I/O task and send path.
+//! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
+//! - `bridge`: batching events from all connections to the JS thread.
+//! - `binding`: the napi boundary, the only module that knows about JS.
+
+pub mod bridge;
+pub mod connection;
+pub mod frame;
+pub mod handshake;
+pub mod runtime;
+pub mod server;
+
+mod binding;

@@ -1,0 +1,228 @@
+//! Listening sockets: bind (dual-stack by default, like Node), the accept
+//! loop, the opening handshake's HTTP part, and the server-wide heartbeat.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::bridge::{self, kind};
+use crate::connection::{self, Conn, ConnOptions};
+use crate::frame;
+use crate::handshake::{self, ReadOutcome};
+use crate::runtime;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServerConfig {
+  pub conn: ConnOptions,
+  /// Native heartbeat: (interval, timeout). A peer silent for `interval` is
+  /// pinged; one still silent `timeout` after that ping is terminated.
+  /// None = off (ws's behaviour).
+  pub heartbeat: Option<(Duration, Duration)>,
+  pub handshake_timeout: Duration,
+  pub max_header_size: usize,
+}
+
+pub struct Server {
+  pub id: u32,
+  config: ServerConfig,
+  closed: AtomicBool,
+  stop: Notify,
+  /// Open connections, for the heartbeat.
+  conns: Mutex<HashMap<u32, Arc<Conn>>>,
+}
+
+fn servers() -> &'static Mutex<HashMap<u32, Arc<Server>>> {
+  static S: OnceLock<Mutex<HashMap<u32, Arc<Server>>>> = OnceLock::new();
+  S.get_or_init(Default::default)
+}
+
+/// Resolves and binds like `net.Server#listen(port, host, backlog)`:
+/// no host = `::` dual-stack (falling back to `0.0.0.0`).
+fn bind(host: Option<&str>, port: u16, backlog: i32) -> io::Result<std::net::TcpListener> {
+  use socket2::{Domain, Protocol, Socket, Type};
+  let addrs: Vec<SocketAddr> = match host {
+    None => vec![SocketAddr::from(([0u16; 8], port)), SocketAddr::from(([0u8; 4], port))],
+    Some(h) => {
+      let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+      (h, port).to_socket_addrs()?.take(1).collect()
+    }
+  };
+  let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
+  for addr in addrs {
+    let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
+      Ok(s) => s,
+      Err(e) => {
+        last = e;
+        continue;
+      }
+    };
+    if addr.is_ipv6() && host.is_none() {
+      socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    match socket.bind(&addr.into()).and_then(|_| socket.listen(backlog)) {
+      Ok(()) => return Ok(socket.into()),
+      Err(e) => {
+        // Only fall back to IPv4 when IPv6 itself is unavailable.
+        // EAFNOSUPPORT / EADDRNOTAVAIL (Linux numbering).
+        let v6_missing = matches!(e.raw_os_error(), Some(97) | Some(99));
+        last = e;
+        if !(addr.is_ipv6() && host.is_none() && v6_missing) {
+          break;
+        }
+      }
+    }
+  }
+  Err(last)
+}
+
+impl Server {
+  /// Binds and starts accepting (JS thread). Returns the bound address.
+  pub fn listen(id: u32, host: Option<&str>, port: u16, backlog: i32, config: ServerConfig) -> io::Result<SocketAddr> {
+    let std_listener = bind(host, port, backlog)?;
+    let addr = std_listener.local_addr()?;
+    let server = Arc::new(Server {
+      id,
+      config,
+      closed: AtomicBool::new(false),
+      stop: Notify::new(),
+      conns: Mutex::new(HashMap::new()),
+    });
+    servers().lock().unwrap().insert(id, server.clone());
+    let rt = runtime::handle();
+    let s = server.clone();
+    rt.spawn(async move {
+      match TcpListener::from_std(std_listener) {
+        Ok(l) => s.accept_loop(l).await,
+        Err(e) => {
+          let msg = e.to_string();
+          bridge::bridge().events().push(kind::SERVER_ERROR, s.id, 0, msg.as_bytes());
+        }
+      }
+    });
+    if let Some(interval) = config.heartbeat {
+      rt.spawn(server.clone().heartbeat(interval));
+    }
+    Ok(addr)
+  }
+
+  /// Stops accepting (JS thread). Open connections stay open, as with ws.
+  pub fn close(id: u32) {
+    if let Some(s) = servers().lock().unwrap().remove(&id) {
+      s.closed.store(true, Ordering::SeqCst);
+      s.stop.notify_waiters();
+      s.stop.notify_one();
+    }
+  }
+
+  async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+    loop {
+      tokio::select! {
+        _ = self.stop.notified() => break,
+        r = listener.accept() => match r {
+          Ok((stream, peer)) => {
+            tokio::spawn(self.clone().handshake(stream, peer));
+          }
+          Err(e) => {
+            // EMFILE and friends: back off instead of spinning.
+            let msg = format!("accept: {e}");
+            bridge::bridge().events().push(kind::SERVER_ERROR, self.id, 0, msg.as_bytes());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+          }
+        }
+      }
+      if self.closed.load(Ordering::SeqCst) {
+        break;
+      }
+    }
+  }
+
+  async fn handshake(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local = match stream.local_addr() {
+      Ok(a) => a,
+      Err(_) => return,
+    };
+    let (req, leftover) =
+      match handshake::read_request(&mut stream, self.config.max_header_size, self.config.handshake_timeout).await {
+        ReadOutcome::Request(req, rest) => (req, rest),
+        ReadOutcome::Reject(answer) => return answer_and_close(stream, &answer).await,
+        ReadOutcome::Drop => return,
+      };
+    if !req.is_upgrade() {
+      return answer_and_close(stream, &handshake::response_426()).await;
+    }
+    let stream = Arc::new(stream);
+    let conn = Conn::new(self.config.conn, stream.clone());
+    conn.register_pending();
+    let json = req.to_json(peer, local);
+    bridge::bridge().events().push(kind::UPGRADE, conn.id, self.id, &json);
+    let server = self.clone();
+    connection::run(conn.clone(), stream, leftover, move |c| {
+      server.conns.lock().unwrap().remove(&c.id);
+    })
+    .await;
+  }
+
+  async fn heartbeat(self: Arc<Self>, (interval, timeout): (Duration, Duration)) {
+    let (interval_ms, timeout_ms) = (interval.as_millis() as u64, timeout.as_millis() as u64);
+    // One timer for the whole server, ticking at the finer of the two periods.
+    let period = interval.min(timeout).max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+      tick.tick().await;
+      let conns: Vec<Arc<Conn>> = self.conns.lock().unwrap().values().cloned().collect();
+      if self.closed.load(Ordering::SeqCst) && conns.is_empty() {
+        break;
+      }
+      let now = connection::clock();
+      for c in conns {
+        let seen = c.last_seen.load(Ordering::Relaxed);
+        let pinged = c.pinged_at.load(Ordering::Relaxed);
+        if pinged > seen {
+          if now - pinged >= timeout_ms {
+            c.terminate();
+          }
+        } else if now - seen >= interval_ms {
+          c.pinged_at.store(now, Ordering::Relaxed);
+          c.send_control(frame::OP_PING, &[]);
+        }
+      }
+    }
+  }
+
+  /// Tracks an accepted connection for the heartbeat.
+  pub fn track(id: u32, conn: &Arc<Conn>) {
+    if let Some(s) = servers().lock().unwrap().get(&id) {
+      if s.config.heartbeat.is_some() {
+        s.conns.lock().unwrap().insert(conn.id, conn.clone());
+      }
+    }
+  }
+}
+
+async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
+  let _ = stream.write_all(answer).await;
+  let _ = stream.shutdown().await;
+  let mut buf = [0u8; 1024];
+  let _ = tokio::time::timeout(Duration::from_secs(2), async {
+    use tokio::io::AsyncReadExt;
+    while let Ok(n) = stream.read(&mut buf).await {
+      if n == 0 {
+        break;
+      }
+    }
+  })
+  .await;
+}
