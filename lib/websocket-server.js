@@ -268,10 +268,12 @@ class WebSocketServer extends EventEmitter {
     ws._attachNative((slot) => socket._accept(slot));
     if (ws._readyState !== WebSocket.OPEN) return;
 
+    // Like ws's internal HTTP server, ours counts its connections, and its
+    // 'close' comes before the last socket's own 'close' event.
     this._openSockets++;
-    ws.on('close', () => {
-      if (--this._openSockets === 0 && this._closeWhenDrained) process.nextTick(emitClose, this);
-    });
+    ws._onNativeClosed = () => {
+      if (--this._openSockets === 0 && this._closeWhenDrained) emitClose(this);
+    };
     if (this.clients) {
       this.clients.add(ws);
       ws.on('close', () => {

@@ -56,6 +56,7 @@ class WebSocket extends EventEmitter {
     this._bufferedAmount = 0;
     this._sendCallbacks = null;
     this._socket = null;
+    this._onNativeClosed = null;
 
     if (address !== null) {
       const err = new Error(
@@ -328,6 +329,7 @@ class WebSocket extends EventEmitter {
   _onClosed() {
     this._readyState = CLOSED;
     this._native = null;
+    if (this._onNativeClosed !== null) this._onNativeClosed();
     if (this._sendCallbacks !== null) {
       this._settleSendCallbacks(new Error('WebSocket is not open: readyState 3 (CLOSED)'));
     }

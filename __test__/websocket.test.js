@@ -1,0 +1,267 @@
+'use strict';
+
+// The server-side WebSocket API, differential where ws's behaviour is the
+// spec: message types, send options and callbacks, ping/pong, binaryType,
+// pause/resume, readyState, the EventTarget interface.
+
+const test = require('ava');
+const { closeServer, connect, delay, impls, listen, messages, once } = require('./helpers');
+
+/** A server of each implementation with one connected ws client. */
+async function pair(Impl, options) {
+  const { wss, url } = await listen(Impl, options);
+  const conn = once(wss, 'connection');
+  const client = await connect(url);
+  const [ws, req] = await conn;
+  return { wss, url, client, ws, req };
+}
+
+async function eachImpl(fn) {
+  const out = {};
+  for (const [name, Impl] of Object.entries(impls)) {
+    const p = await pair(Impl);
+    try {
+      out[name] = await fn(p, Impl);
+    } finally {
+      await closeServer(p.wss);
+    }
+  }
+  return out;
+}
+
+test('send: strings, Buffers, typed arrays, ArrayBuffers, DataViews, numbers and the binary option', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const got = messages(client, 9);
+    ws.send('text');
+    ws.send(Buffer.from('buf'));
+    ws.send(new Uint16Array([0x6968]));
+    ws.send(new Uint8Array([1, 2, 3]).buffer);
+    ws.send(new DataView(new Uint8Array([4, 5]).buffer));
+    ws.send(42);
+    ws.send('as binary', { binary: true });
+    ws.send(Buffer.from('as text'), { binary: false });
+    ws.send(Buffer.from('日本'), { binary: false });
+    return got;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs[0], ['text', false]);
+  t.deepEqual(r.wsrs[1], ['627566', true]);
+  t.deepEqual(r.wsrs[5], ['42', false]);
+  t.deepEqual(r.wsrs[8], ['日本', false]);
+});
+
+test('messages arrive as Buffers with isBinary, text too', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const got = [];
+    const done = new Promise((resolve) =>
+      ws.on('message', (data, isBinary) => {
+        got.push([Buffer.isBuffer(data), isBinary, data.toString('hex')]);
+        if (got.length === 3) resolve();
+      })
+    );
+    client.send('héllo');
+    client.send(Buffer.from([0, 255]));
+    client.send('x'.repeat(70000));
+    await done;
+    got[2][2] = got[2][2].length;
+    return got;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs[1], [true, true, '00ff']);
+});
+
+test('fin: false sends fragments that arrive as one message', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const got = messages(client, 2);
+    ws.send('frag', { fin: false });
+    ws.send('ment', { fin: false });
+    ws.send('ed', { fin: true });
+    ws.send(Buffer.from([1]), { fin: false });
+    ws.send(Buffer.from([2]));
+    return got;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs, [['fragmented', false], ['0102', true]]);
+});
+
+test('send callbacks run after the write; after close they get an error', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const order = [];
+    await new Promise((resolve) => ws.send('a', (err) => (order.push(['a', err ?? null]), resolve())));
+    await new Promise((resolve) => ws.send('b', {}, (err) => (order.push(['b', err ?? null]), resolve())));
+    const closed = once(client, 'close');
+    ws.close();
+    const afterClose = await new Promise((resolve) => ws.send('late', (err) => resolve(err)));
+    order.push([afterClose.message, ws.bufferedAmount]);
+    await closed;
+    return order;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs[2], ['WebSocket is not open: readyState 2 (CLOSING)', 4]);
+});
+
+test('send, ping and close on a CONNECTING socket throw like ws', async (t) => {
+  const { WebSocket } = impls.wsrs;
+  const s = new WebSocket(null);
+  t.is(s.readyState, WebSocket.CONNECTING);
+  t.throws(() => s.send('x'), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });
+  t.throws(() => s.ping(), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });
+});
+
+test('ping and pong: events on both sides, automatic pong', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const out = [];
+    const pong = once(ws, 'pong');
+    client.on('ping', (d) => out.push(['client got ping', d.toString()]));
+    ws.ping('hb');
+    out.push(['server got pong', (await pong)[0].toString()]);
+    const ping = once(ws, 'ping');
+    const clientPong = once(client, 'pong');
+    client.ping('yo');
+    out.push(['server got ping', (await ping)[0].toString()]);
+    out.push(['client got pong', (await clientPong)[0].toString()]);
+    t.throws(() => ws.ping(Buffer.alloc(126)), { instanceOf: RangeError });
+    return out;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.is(r.wsrs.length, 4);
+});
+
+test('autoPong: false leaves pongs to the application', async (t) => {
+  for (const Impl of Object.values(impls)) {
+    const { wss, client, ws } = await pair(Impl, { autoPong: false });
+    let pongs = 0;
+    client.on('pong', () => pongs++);
+    const ping = once(ws, 'ping');
+    client.ping('x');
+    await ping;
+    await delay(100);
+    t.is(pongs, 0);
+    ws.pong('manual');
+    await once(client, 'pong');
+    await closeServer(wss);
+  }
+});
+
+test('binaryType: arraybuffer, fragments and blob for binary; text stays a Buffer', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const out = [];
+    for (const type of ['arraybuffer', 'fragments', 'blob', 'bogus']) {
+      ws.binaryType = type;
+      const got = new Promise((resolve) => ws.once('message', (d, b) => resolve([d, b])));
+      client.send(Buffer.from([7, 8]));
+      const [d] = await got;
+      const kind = d instanceof ArrayBuffer ? 'ArrayBuffer' : Array.isArray(d) ? 'Array' : d.constructor.name;
+      out.push([ws.binaryType, kind, typeof Blob !== 'undefined' && d instanceof Blob ? (await d.arrayBuffer()).byteLength : null]);
+      const text = new Promise((resolve) => ws.once('message', (d2) => resolve(Buffer.isBuffer(d2))));
+      client.send('t');
+      out.push(await text);
+    }
+    return out;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs[0], ['arraybuffer', 'ArrayBuffer', null]);
+});
+
+test('readyState, protocol, extensions, constants on class and instance', async (t) => {
+  const r = await eachImpl(async ({ ws, client }, Impl) => {
+    const out = [ws.readyState, ws.protocol, ws.extensions, ws.OPEN, Impl.OPEN, Impl.WebSocket.CLOSED, ws.isPaused, ws.bufferedAmount];
+    const closed = once(ws, 'close');
+    client.close(1001, 'going');
+    const [code, reason] = await closed;
+    out.push(ws.readyState, code, Buffer.isBuffer(reason), reason.toString());
+    return out;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs, [1, '', '', 1, 1, 3, false, 0, 3, 1001, true, 'going']);
+});
+
+test('terminate closes at once with 1006', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const c = once(client, 'close');
+    const s = once(ws, 'close');
+    ws.terminate();
+    const state = ws.readyState;
+    return [state, (await s)[0], (await c)[0]];
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs, [2, 1006, 1006]);
+});
+
+test('pause stops message delivery until resume', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const got = [];
+    ws.on('message', (m) => got.push(m.toString()));
+    ws.pause();
+    const paused = ws.isPaused;
+    client.send('one');
+    client.send('two');
+    await delay(100);
+    const whilePaused = got.length;
+    ws.resume();
+    await delay(100);
+    return [paused, whilePaused, got, ws.isPaused];
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs, [true, 0, ['one', 'two'], false]);
+});
+
+test('EventTarget interface: addEventListener and on* attributes', async (t) => {
+  const r = await eachImpl(async ({ ws, client }) => {
+    const out = [];
+    const handler = (e) => out.push(['listener', e.type, e.data, e.target === ws]);
+    ws.addEventListener('message', handler);
+    ws.addEventListener('message', handler); // duplicates are ignored
+    ws.onmessage = (e) => out.push(['onmessage', e.data]);
+    out.push(typeof ws.onmessage, ws.onclose);
+    const got = new Promise((resolve) => ws.once('message', () => setImmediate(resolve)));
+    client.send('hi');
+    await got;
+    ws.removeEventListener('message', handler);
+    ws.onmessage = null;
+    const done = new Promise((resolve) => (ws.onclose = (e) => resolve([e.code, e.reason, e.wasClean])));
+    client.close(4001, 'bye');
+    out.push(await done);
+    return out;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs[2], ['listener', 'message', 'hi', true]);
+  t.deepEqual(r.wsrs[4], [4001, 'bye', true]);
+});
+
+test('bufferedAmount grows when the peer stops reading and drains', async (t) => {
+  const { wss, client, ws } = await pair(impls.wsrs);
+  client._socket.pause();
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < 200; i++) ws.send(chunk);
+  await delay(200);
+  t.true(ws.bufferedAmount > 0);
+  const written = new Promise((resolve) => ws.send('end', resolve));
+  client._socket.resume();
+  const err = await written;
+  t.is(err ?? null, null);
+  t.is(ws.bufferedAmount, 0);
+  await closeServer(wss);
+});
+
+test('the WebSocket option instantiates a subclass', async (t) => {
+  class Mine extends impls.wsrs.WebSocket {
+    hello() {
+      return 'mine';
+    }
+  }
+  const { wss, ws } = await pair(impls.wsrs, { WebSocket: Mine });
+  t.true(ws instanceof Mine);
+  t.is(ws.hello(), 'mine');
+  await closeServer(wss);
+});
+
+test('createWebSocketStream gives a Duplex', async (t) => {
+  const { wss, client, ws } = await pair(impls.wsrs);
+  const duplex = impls.wsrs.createWebSocketStream(ws);
+  duplex.pipe(duplex); // echo
+  const got = messages(client, 1);
+  client.send('through a stream');
+  t.deepEqual(await got, [[Buffer.from('through a stream').toString('hex'), true]]);
+  await closeServer(wss);
+});
