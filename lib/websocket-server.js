@@ -57,10 +57,6 @@ class WebSocketServer extends EventEmitter {
     ) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
-    if (options.server) {
-      throw new TypeError('The "server" option is not supported yet by wsrs; use the "port" option');
-    }
-
     this._heartbeat = normalizeHeartbeat(options.heartbeat);
     if (options.perMessageDeflate === true) options.perMessageDeflate = {};
     if (options.clientTracking) {
@@ -69,26 +65,17 @@ class WebSocketServer extends EventEmitter {
     }
     this.options = options;
     this._state = RUNNING;
-    this._id = 0;
     this._address = null;
+    this._server = null;
+    this._removeListeners = null;
     /** Connections accepted on our own port (ws's HTTP server waits for them on close). */
     this._openSockets = 0;
     this._closeWhenDrained = false;
 
-    if (options.port != null) {
-      if (typeof callback === 'function') this.on('listening', callback);
-      this._listen(options);
-    }
-  }
-
-  /** @private */
-  _listen(options) {
-    const port = validatePort(options.port);
+    const port = options.port != null ? validatePort(options.port) : null;
+    // The Rust side of this server: its limits, and its heartbeat.
     this._id = native.addServer(this);
-    const res = native.binding.listen(this._id, {
-      host: options.host == null ? undefined : String(options.host),
-      port,
-      backlog: options.backlog == null ? 511 : options.backlog | 0,
+    native.binding.createServer(this._id, {
       maxPayload: Number(options.maxPayload) || 0,
       maxFragments: options.maxFragments >>> 0,
       skipUtf8Validation: !!options.skipUTF8Validation,
@@ -100,9 +87,30 @@ class WebSocketServer extends EventEmitter {
       handshakeTimeout: Number(options.handshakeTimeout) || 0,
       maxHeaderSize: options.maxHeaderSize >>> 0
     });
+
+    if (port !== null) {
+      if (typeof callback === 'function') this.on('listening', callback);
+      this._listen(options, port);
+    } else if (options.server) {
+      // Mounted on an existing HTTP(S) server: Node parses the upgrade
+      // request, then Rust takes the socket over.
+      this._server = options.server;
+      this._removeListeners = addListeners(this._server, {
+        listening: this.emit.bind(this, 'listening'),
+        error: this.emit.bind(this, 'error'),
+        upgrade: (req, socket, head) => {
+          this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
+        }
+      });
+    }
+  }
+
+  /** @private */
+  _listen(options, port) {
+    const host = options.host == null ? undefined : String(options.host);
+    const backlog = options.backlog == null ? 511 : options.backlog | 0;
+    const res = native.binding.listen(this._id, host, port, backlog);
     if (res.errno !== 0) {
-      native.removeServer(this._id);
-      this._id = 0;
       const err = listenError(res.errno, options.host, port);
       process.nextTick(() => this.emit('error', err));
       return;
@@ -116,6 +124,7 @@ class WebSocketServer extends EventEmitter {
     if (this.options.noServer) {
       throw new Error('The server is operating in "noServer" mode');
     }
+    if (this._server !== null) return this._server.address();
     return this._address === null ? null : { ...this._address };
   }
 
@@ -133,7 +142,11 @@ class WebSocketServer extends EventEmitter {
     if (this._state === CLOSING) return;
     this._state = CLOSING;
 
-    if (this.options.noServer) {
+    if (this.options.noServer || this.options.server) {
+      if (this._server !== null) {
+        this._removeListeners();
+        this._removeListeners = this._server = null;
+      }
       if (this.clients && this.clients.size) this._shouldEmitClose = true;
       else process.nextTick(emitClose, this);
       return;
@@ -162,9 +175,10 @@ class WebSocketServer extends EventEmitter {
   }
 
   handleUpgrade(req, socket, head, cb) {
-    if (!(socket instanceof NativeUpgradeSocket)) {
+    if (!(socket instanceof NativeUpgradeSocket) && fdOf(socket) === -1) {
       throw new TypeError(
-        'wsrs cannot take over a Node.js socket yet: handleUpgrade() works for upgrade requests from its own port'
+        'wsrs cannot take over this socket: handleUpgrade() needs a plain TCP net.Socket ' +
+          '(TLS sockets and other Duplex streams are not supported yet)'
       );
     }
     socket.on('error', socketOnError);
@@ -261,11 +275,16 @@ class WebSocketServer extends EventEmitter {
     }
 
     this.emit('headers', headers, req);
-    socket.write(headers.concat('\r\n').join('\r\n'));
+    const response = headers.concat('\r\n').join('\r\n');
     socket.removeListener('error', socketOnError);
     socket[kWebSocket] = ws;
 
-    ws._attachNative((slot) => socket._accept(slot));
+    if (socket instanceof NativeUpgradeSocket) {
+      socket.write(response);
+      ws._attachNative((slot) => socket._accept(slot));
+    } else {
+      ws._attachNative((slot) => takeOver(this._id, socket, response, head, slot));
+    }
     if (ws._readyState !== WebSocket.OPEN) return;
 
     // Like ws's internal HTTP server, ours counts its connections, and its
@@ -377,6 +396,36 @@ class NativeUpgradeSocket extends EventEmitter {
   }
 }
 
+/** The file descriptor of a plain TCP socket, or -1. */
+function fdOf(socket) {
+  const handle = socket && socket._handle;
+  if (!handle || typeof handle.fd !== 'number' || handle.fd < 0) return -1;
+  if (socket.encrypted || handle.constructor.name !== 'TCP') return -1;
+  return handle.fd;
+}
+
+/**
+ * Hands a Node-accepted TCP socket to Rust: the fd is duplicated, what Node
+ * had read past the request goes with it, and Node's copy is closed without
+ * touching the connection.
+ */
+function takeOver(serverId, socket, response, head, slot) {
+  // Node caches these on first read: keep `req.socket.remoteAddress` & co.
+  // answering after Node's handle is gone.
+  void socket.remoteAddress;
+  void socket.localAddress;
+  const chunks = head && head.length ? [head] : [];
+  if (socket.readableLength > 0) {
+    const buffered = socket.read(socket.readableLength);
+    if (buffered) chunks.push(buffered);
+  }
+  const nativeSocket = native.binding.adopt(serverId, fdOf(socket), slot, Buffer.from(response), Buffer.concat(chunks));
+  socket.removeAllListeners('data');
+  socket.on('error', () => {});
+  socket.destroy();
+  return nativeSocket;
+}
+
 /** The `http.IncomingMessage` for a request Rust parsed. */
 function incomingMessage(info, socket) {
   const req = new http.IncomingMessage(socket);
@@ -434,8 +483,16 @@ function listenError(errno, host, port) {
   return err;
 }
 
+function addListeners(server, map) {
+  for (const event of Object.keys(map)) server.on(event, map[event]);
+  return function removeListeners() {
+    for (const event of Object.keys(map)) server.removeListener(event, map[event]);
+  };
+}
+
 function emitClose(server) {
   if (server._id !== 0) {
+    native.binding.serverRemove(server._id);
     native.removeServer(server._id);
     server._id = 0;
   }

@@ -129,7 +129,13 @@ class WebSocket extends EventEmitter {
    */
   _attachNative(attach) {
     this._slot = native.addSocket(this);
-    const nativeSocket = attach(this._slot);
+    let nativeSocket;
+    try {
+      nativeSocket = attach(this._slot);
+    } catch (err) {
+      native.removeSocket(this._slot);
+      throw err;
+    }
     if (nativeSocket === null) {
       // The peer left while the upgrade was being decided.
       native.removeSocket(this._slot);

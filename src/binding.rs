@@ -123,10 +123,7 @@ pub fn flush() {
 }
 
 #[napi(object)]
-pub struct ListenOptions {
-  pub host: Option<String>,
-  pub port: u32,
-  pub backlog: i32,
+pub struct ServerOptions {
   pub max_payload: f64,
   pub max_fragments: u32,
   pub skip_utf8_validation: bool,
@@ -153,8 +150,9 @@ fn millis(ms: f64) -> Duration {
   Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
 }
 
+/// Registers a WebSocketServer's settings under `server_id`.
 #[napi]
-pub fn listen(server_id: u32, o: ListenOptions) -> ListenResult {
+pub fn create_server(server_id: u32, o: ServerOptions) {
   let conn = ConnOptions {
     limits: Limits {
       max_payload: if o.max_payload.is_finite() && o.max_payload > 0.0 { o.max_payload as u64 } else { 0 },
@@ -166,13 +164,21 @@ pub fn listen(server_id: u32, o: ListenOptions) -> ListenResult {
     max_pending_auto_pongs: o.max_pending_auto_pongs,
     close_timeout: millis(o.close_timeout),
   };
-  let config = ServerConfig {
-    conn,
-    heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
-    handshake_timeout: millis(o.handshake_timeout),
-    max_header_size: o.max_header_size as usize,
-  };
-  match Server::listen(server_id, o.host.as_deref(), o.port as u16, o.backlog, config) {
+  Server::create(
+    server_id,
+    ServerConfig {
+      conn,
+      heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
+      handshake_timeout: millis(o.handshake_timeout),
+      max_header_size: o.max_header_size as usize,
+    },
+  );
+}
+
+/// Binds a listening socket for a created server, like `net.Server#listen`.
+#[napi]
+pub fn listen(server_id: u32, host: Option<String>, port: u32, backlog: i32) -> ListenResult {
+  match Server::listen(server_id, host.as_deref(), port as u16, backlog) {
     Ok(addr) => ListenResult {
       errno: 0,
       address: addr.ip().to_string(),
@@ -188,9 +194,25 @@ pub fn listen(server_id: u32, o: ListenOptions) -> ListenResult {
   }
 }
 
+/// Stops accepting; open connections stay open.
 #[napi]
 pub fn server_close(server_id: u32) {
   Server::close(server_id);
+}
+
+/// Forgets the server (after its 'close').
+#[napi]
+pub fn server_remove(server_id: u32) {
+  Server::remove(server_id);
+}
+
+/// Takes over a TCP socket Node accepted (by duplicating `fd`): `head` (the
+/// 101 response) is written first and `preread` is parsed as if just read.
+#[napi]
+pub fn adopt(server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<NativeSocket> {
+  Server::adopt(server_id, fd, slot, &head, preread.to_vec())
+    .map(|conn| NativeSocket { conn })
+    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))
 }
 
 /// Completes an upgrade: `head` (the 101 response) is written before anything
@@ -198,7 +220,7 @@ pub fn server_close(server_id: u32) {
 #[napi]
 pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> Option<NativeSocket> {
   let conn = Conn::accept(request_id, slot, &head)?;
-  Server::track(server_id, &conn);
+  Server::accepted(server_id, &conn);
   Some(NativeSocket { conn })
 }
 

@@ -213,18 +213,25 @@ impl Conn {
   /// whatever is sent before the next flush.
   pub fn accept(request_id: u32, slot: u32, head: &[u8]) -> Option<Arc<Conn>> {
     let conn = pending().lock().unwrap().remove(&request_id)?;
-    {
-      let mut out = conn.lock();
-      if out.stream.is_none() {
-        return None;
-      }
-      out.buf.extend_from_slice(head);
-      out.phase = Phase::Open;
-      conn.slot.store(slot, Ordering::Release);
-      conn.mark_dirty(&mut out);
+    if !Conn::open(&conn, slot, head) {
+      return None;
     }
     conn.notify.notify_one();
     Some(conn)
+  }
+
+  /// Moves a connection to the open phase under JS slot `slot`, with `head`
+  /// queued before anything else. False if its socket is already gone.
+  pub fn open(conn: &Arc<Conn>, slot: u32, head: &[u8]) -> bool {
+    let mut out = conn.lock();
+    if out.stream.is_none() {
+      return false;
+    }
+    out.buf.extend_from_slice(head);
+    out.phase = Phase::Open;
+    conn.slot.store(slot, Ordering::Release);
+    conn.mark_dirty(&mut out);
+    true
   }
 
   /// JS refused the upgrade: write `answer` (if any) and close.

@@ -86,10 +86,10 @@ fn bind(host: Option<&str>, port: u16, backlog: i32) -> io::Result<std::net::Tcp
 }
 
 impl Server {
-  /// Binds and starts accepting (JS thread). Returns the bound address.
-  pub fn listen(id: u32, host: Option<&str>, port: u16, backlog: i32, config: ServerConfig) -> io::Result<SocketAddr> {
-    let std_listener = bind(host, port, backlog)?;
-    let addr = std_listener.local_addr()?;
+  /// Registers a server's settings (JS thread). Every WebSocketServer has
+  /// one, whether Rust listens for it (`listen`) or it adopts sockets that
+  /// Node accepted (`adopt`).
+  pub fn create(id: u32, config: ServerConfig) {
     let server = Arc::new(Server {
       id,
       config,
@@ -98,30 +98,75 @@ impl Server {
       conns: Mutex::new(HashMap::new()),
     });
     servers().lock().unwrap().insert(id, server.clone());
-    let rt = runtime::handle();
-    let s = server.clone();
-    rt.spawn(async move {
+    if let Some(hb) = config.heartbeat {
+      runtime::handle().spawn(server.heartbeat(hb));
+    }
+  }
+
+  fn get(id: u32) -> io::Result<Arc<Server>> {
+    servers().lock().unwrap().get(&id).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+  }
+
+  /// Binds and starts accepting (JS thread). Returns the bound address.
+  pub fn listen(id: u32, host: Option<&str>, port: u16, backlog: i32) -> io::Result<SocketAddr> {
+    let server = Self::get(id)?;
+    let std_listener = bind(host, port, backlog)?;
+    let addr = std_listener.local_addr()?;
+    runtime::handle().spawn(async move {
       match TcpListener::from_std(std_listener) {
-        Ok(l) => s.accept_loop(l).await,
+        Ok(l) => server.accept_loop(l).await,
         Err(e) => {
           let msg = e.to_string();
-          bridge::bridge().events().push(kind::SERVER_ERROR, s.id, 0, msg.as_bytes());
+          bridge::bridge().events().push(kind::SERVER_ERROR, server.id, 0, msg.as_bytes());
         }
       }
     });
-    if let Some(interval) = config.heartbeat {
-      rt.spawn(server.clone().heartbeat(interval));
-    }
     Ok(addr)
+  }
+
+  /// Takes over a TCP connection that Node accepted and whose upgrade JS has
+  /// accepted (JS thread). `fd` is duplicated, so Node may close its copy.
+  /// `head` (the 101 response) is written first; `preread` holds bytes Node
+  /// had already read past the request.
+  pub fn adopt(id: u32, fd: i32, slot: u32, head: &[u8], preread: Vec<u8>) -> io::Result<Arc<Conn>> {
+    use std::os::fd::BorrowedFd;
+    let server = Self::get(id)?;
+    if fd < 0 {
+      return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: JS passes the fd of a live socket handle and keeps it open
+    // for the duration of this call; we only duplicate it.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    let std_stream = std::net::TcpStream::from(owned);
+    std_stream.set_nonblocking(true)?;
+    let _ = std_stream.set_nodelay(true);
+    let stream = {
+      let _guard = runtime::handle().enter();
+      Arc::new(TcpStream::from_std(std_stream)?)
+    };
+    let conn = Conn::new(server.config.conn, stream.clone());
+    Conn::open(&conn, slot, head);
+    server.track(&conn);
+    let s = server.clone();
+    runtime::handle().spawn(connection::run(conn.clone(), stream, preread, move |c| {
+      s.conns.lock().unwrap().remove(&c.id);
+    }));
+    Ok(conn)
   }
 
   /// Stops accepting (JS thread). Open connections stay open, as with ws.
   pub fn close(id: u32) {
-    if let Some(s) = servers().lock().unwrap().remove(&id) {
+    if let Ok(s) = Self::get(id) {
       s.closed.store(true, Ordering::SeqCst);
       s.stop.notify_waiters();
       s.stop.notify_one();
     }
+  }
+
+  /// Forgets a server once JS is done with it (JS thread).
+  pub fn remove(id: u32) {
+    Self::close(id);
+    servers().lock().unwrap().remove(&id);
   }
 
   async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
@@ -202,12 +247,17 @@ impl Server {
     }
   }
 
-  /// Tracks an accepted connection for the heartbeat.
-  pub fn track(id: u32, conn: &Arc<Conn>) {
-    if let Some(s) = servers().lock().unwrap().get(&id) {
-      if s.config.heartbeat.is_some() {
-        s.conns.lock().unwrap().insert(conn.id, conn.clone());
-      }
+  /// Tracks an open connection for the heartbeat.
+  fn track(&self, conn: &Arc<Conn>) {
+    if self.config.heartbeat.is_some() {
+      self.conns.lock().unwrap().insert(conn.id, conn.clone());
+    }
+  }
+
+  /// A connection whose upgrade JS accepted (JS thread).
+  pub fn accepted(id: u32, conn: &Arc<Conn>) {
+    if let Ok(s) = Self::get(id) {
+      s.track(conn);
     }
   }
 }
