@@ -309,20 +309,24 @@ class WebSocket extends EventEmitter {
     this.emit(type, data);
   }
 
-  /** The peer's close frame (Rust has already answered it). @private */
+  /** The peer's close frame: answer with the same code and reason, as ws does. @private */
   _onPeerClose(code, reason) {
     this._closeFrameReceived = true;
-    this._closeFrameSent = true;
     this._closeCode = code;
     this._closeMessage = reason;
     this._readyState = CLOSING;
+    this._closeFrameSent = true;
+    this._native.close(code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
+    native.scheduleFlush();
   }
 
-  /** A protocol fault: Rust has sent the close frame and is ending the connection. @private */
+  /** A protocol fault: close with its code and end the connection. @private */
   _onProtocolError(err, closeCode) {
     err[kStatusCode] = closeCode;
     this._readyState = CLOSING;
     this._closeFrameSent = true;
+    this._native.close(closeCode, undefined, true);
+    native.scheduleFlush();
     if (!this._errorEmitted) {
       this._errorEmitted = true;
       // Unlike ws, a peer's bad frame never crashes a process that has no

@@ -250,10 +250,11 @@ impl NativeSocket {
     self.conn.send(opcode as u8, fin, data.as_bytes())
   }
 
-  /// Sends a close frame; `code` undefined = a close frame with no body.
+  /// Sends a close frame (`code` undefined = no body). With `end`, or in
+  /// answer to the peer's close frame, the connection ends once it is written.
   #[napi]
-  pub fn close(&self, code: Option<u32>, reason: Option<BufferSlice>) {
-    self.conn.close(code.map(|c| c as u16), reason.as_deref().unwrap_or(&[]));
+  pub fn close(&self, code: Option<u32>, reason: Option<BufferSlice>, end: Option<bool>) {
+    self.conn.close(code.map(|c| c as u16), reason.as_deref().unwrap_or(&[]), end.unwrap_or(false));
   }
 
   #[napi]

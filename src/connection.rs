@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::bridge::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
-use crate::frame::{self, Limits, Progress, ProtocolError, Receiver, Sink};
+use crate::frame::{self, Limits, Progress, Receiver, Sink};
 
 /// Per-connection settings, copied from the server's options.
 #[derive(Debug, Clone, Copy)]
@@ -264,16 +264,22 @@ impl Conn {
     true
   }
 
-  /// Queues a close frame (`code` None = no body) and starts the close timer.
-  pub fn close(self: &Arc<Self>, code: Option<u16>, reason: &[u8]) {
+  /// Queues a close frame (`code` None = no body) and starts the close
+  /// timer. After the peer's close frame (this is the answer to it) or with
+  /// `end`, the connection is ended once the frame is written, as ws does.
+  pub fn close(self: &Arc<Self>, code: Option<u16>, reason: &[u8], end: bool) {
     let mut out = self.lock();
-    if out.close_sent || out.phase != Phase::Open || out.stream.is_none() {
+    if out.phase != Phase::Open || out.stream.is_none() {
       return;
     }
-    frame::write_close(&mut out.buf, code, reason, None);
-    out.close_sent = true;
-    out.closing_since = Some(Instant::now());
-    if out.close_received {
+    if !out.close_sent {
+      frame::write_close(&mut out.buf, code, reason, None);
+      out.close_sent = true;
+    }
+    if out.closing_since.is_none() {
+      out.closing_since = Some(Instant::now());
+    }
+    if out.close_received || end {
       out.shutdown_pending = true;
     }
     self.mark_dirty(&mut out);
@@ -338,13 +344,18 @@ impl Conn {
   }
 }
 
-/// Collects what the parser finds in one read: messages go straight into the
-/// JS batch; control frames are answered after parsing.
+/// Receives what the parser finds in one read. Messages go straight into the
+/// JS batch. Pings are answered at once, before the batch is visible to JS,
+/// so a pong never waits behind replies to later messages. The close frame
+/// and protocol faults are answered by JS (`close` / `fail`), after the
+/// messages before them, exactly in ws's order.
 struct ConnSink<'a, 'b> {
+  conn: &'a Conn,
   slot: u32,
   events: &'a mut bridge::Events<'b>,
-  pings: Vec<Vec<u8>>,
   close: Option<(u16, Vec<u8>)>,
+  /// Too many pongs queued to a peer that does not read: terminate.
+  flooded: bool,
 }
 
 impl Sink for ConnSink<'_, '_> {
@@ -354,7 +365,20 @@ impl Sink for ConnSink<'_, '_> {
   }
   fn ping(&mut self, payload: &[u8]) {
     self.events.push(kind::PING, self.slot, 0, payload);
-    self.pings.push(payload.to_vec());
+    if self.conn.opts.auto_pong && !self.flooded {
+      let max = self.conn.opts.max_pending_auto_pongs;
+      let mut out = self.conn.lock();
+      out.pending_pongs += 1;
+      if out.blocked && max > 0 && out.pending_pongs > max {
+        out.terminate = true;
+        self.flooded = true;
+        return;
+      }
+      if out.phase == Phase::Open && !out.close_sent && out.stream.is_some() {
+        frame::write_frame(&mut out.buf, true, frame::OP_PONG, payload, None);
+        out.write_now();
+      }
+    }
   }
   fn pong(&mut self, payload: &[u8]) {
     self.events.push(kind::PONG, self.slot, 0, payload);
@@ -387,10 +411,9 @@ impl Reader {
     }
     let data: &[u8] = if from_rbuf { &self.rbuf } else { chunk };
     let mut events = bridge::bridge().events();
-    let mut sink = ConnSink { slot, events: &mut events, pings: Vec::new(), close: None };
+    let mut sink = ConnSink { conn, slot, events: &mut events, close: None, flooded: false };
     let progress = self.rx.feed(data, &conn.opts.limits, &mut sink);
-    let (pings, close) = (std::mem::take(&mut sink.pings), sink.close.take());
-    let mut error = None;
+    let close = sink.close.take();
     match progress {
       Progress::More { consumed, need } => {
         if from_rbuf {
@@ -408,17 +431,12 @@ impl Reader {
           self.rbuf.reserve(want.saturating_sub(self.rbuf.len()));
         }
       }
-      Progress::Closed { .. } => {
-        self.done = true;
-        self.rbuf = Vec::new();
-      }
+      Progress::Closed { .. } => self.stop(conn, true),
       Progress::Error(e) => {
-        self.done = true;
-        self.rbuf = Vec::new();
+        self.stop(conn, false);
         let msg = format!("{}\n{}", e.code(), e.message());
         let flags = if e.is_range_error() { FLAG_RANGE_ERROR } else { 0 };
         events.push(kind::ERROR | flags, slot, e.close_code() as u32, msg.as_bytes());
-        error = Some(e);
       }
     }
     if let Some((code, reason)) = &close {
@@ -426,50 +444,25 @@ impl Reader {
     }
     drop(events);
     conn.last_seen.store(clock(), Ordering::Relaxed);
-
-    if conn.opts.auto_pong {
-      for p in &pings {
-        let too_many = {
-          let mut out = conn.lock();
-          out.pending_pongs += 1;
-          out.blocked && conn.opts.max_pending_auto_pongs > 0 && out.pending_pongs > conn.opts.max_pending_auto_pongs
-        };
-        if too_many {
-          conn.lock().terminate = true;
-          return;
-        }
-        conn.send_control(frame::OP_PONG, p);
-      }
-    }
-    if let Some((code, reason)) = close {
-      // Echo the close frame (ws does, with the same code and reason), then
-      // end the TCP connection once it is written.
-      let mut out = conn.lock();
-      if !out.close_sent {
-        let c = if code == 1005 { None } else { Some(code) };
-        frame::write_close(&mut out.buf, c, &reason, None);
-        out.close_sent = true;
-        out.closing_since = Some(Instant::now());
-      }
-      out.close_received = true;
-      out.shutdown_pending = true;
-      out.write_now();
-    }
-    if let Some(e) = error {
-      self.fail(conn, &e);
-    }
   }
 
-  /// A protocol error: send a close frame with its code and end the connection.
-  fn fail(&mut self, conn: &Conn, e: &ProtocolError) {
+  /// Stops parsing after the peer's close frame or a protocol fault. JS
+  /// answers (after the messages before it); the close timer starts now.
+  fn stop(&mut self, conn: &Conn, close_received: bool) {
+    self.done = true;
+    self.rbuf = Vec::new();
     let mut out = conn.lock();
-    if !out.close_sent {
-      frame::write_close(&mut out.buf, Some(e.close_code()), &[], None);
-      out.close_sent = true;
+    if out.closing_since.is_none() {
       out.closing_since = Some(Instant::now());
     }
-    out.shutdown_pending = true;
-    out.write_now();
+    if close_received {
+      out.close_received = true;
+      if out.close_sent {
+        // We closed first; the handshake is complete: end the connection.
+        out.shutdown_pending = true;
+        out.write_now();
+      }
+    }
   }
 }
 
