@@ -96,92 +96,109 @@ function waitForWrite(ws) {
 
 // ---- receiving -------------------------------------------------------------
 
-/** Errors thrown by user handlers; rethrown after the batch, like ws would. */
-function rethrow(err) {
-  process.nextTick(() => {
-    throw err;
-  });
-}
+// A batch being dispatched. If a user handler throws, the exception
+// propagates as it would from ws (same stack, same crash report, same
+// 'uncaughtException'), and the rest of the batch resumes on the next tick:
+// other connections lose nothing.
+let current = null;
 
 function onWake() {
-  let batch;
-  while ((batch = binding.drain()) !== undefined) dispatch(batch);
+  let done = false;
+  try {
+    for (;;) {
+      if (current === null) {
+        const batch = binding.drain();
+        if (batch === undefined) break;
+        current = open(batch);
+      }
+      dispatch(current);
+      current = null;
+    }
+    done = true;
+  } finally {
+    if (!done) {
+      // What was sent before the throw goes out now, as it would with ws
+      // (whose writes are immediate), even if the process is about to die.
+      process.nextTick(onWake);
+      flush();
+    }
+  }
   flush();
 }
 
-function dispatch(batch) {
+function open(batch) {
   const ab = batch.buffer;
   const base = batch.byteOffset;
-  const meta = new Uint32Array(ab, base, 1 + new Uint32Array(ab, base, 1)[0] * 4);
-  const count = meta[0];
-  let off = base + 4 + count * 16;
+  const count = new Uint32Array(ab, base, 1)[0];
+  return { ab, meta: new Uint32Array(ab, base, 1 + count * 4), i: 1, off: base + 4 + count * 16 };
+}
 
-  for (let i = 1; i < meta.length; i += 4) {
+function dispatch(cursor) {
+  const { ab, meta } = cursor;
+  while (cursor.i < meta.length) {
+    const i = cursor.i;
     const kind = meta[i];
     const id = meta[i + 1];
     const len = meta[i + 2];
     const extra = meta[i + 3];
-    const start = off;
-    off += len;
-    try {
-      switch (kind & 0xff) {
-        case K_MESSAGE: {
-          const ws = sockets[id];
-          if (ws !== undefined) ws._onMessage(ab, start, len, (kind & FLAG_BINARY) !== 0);
-          break;
-        }
-        case K_UPGRADE: {
-          const server = servers.get(extra);
-          const info = JSON.parse(Buffer.from(ab, start, len).toString());
-          if (server !== undefined) server._onNativeUpgrade(id, info);
-          else binding.reject(id, null);
-          break;
-        }
-        case K_PING:
-        case K_PONG: {
-          const ws = sockets[id];
-          if (ws !== undefined) ws._onControl(kind === K_PING ? 'ping' : 'pong', copy(ab, start, len));
-          break;
-        }
-        case K_PEER_CLOSE: {
-          const ws = sockets[id];
-          if (ws !== undefined) ws._onPeerClose(extra, copy(ab, start, len));
-          break;
-        }
-        case K_ERROR: {
-          const ws = sockets[id];
-          if (ws !== undefined) {
-            const text = Buffer.from(ab, start, len).toString();
-            const nl = text.indexOf('\n');
-            const Ctor = kind & FLAG_RANGE_ERROR ? RangeError : Error;
-            const err = new Ctor(text.slice(nl + 1));
-            err.code = text.slice(0, nl);
-            ws._onProtocolError(err, extra);
-          }
-          break;
-        }
-        case K_CLOSED: {
-          const ws = sockets[id];
-          if (ws !== undefined) {
-            removeSocket(id);
-            waiting.delete(ws);
-            ws._onClosed();
-          }
-          break;
-        }
-        case K_DRAIN: {
-          const ws = sockets[id];
-          if (ws !== undefined && waiting.delete(ws)) ws._settleSendCallbacks(null);
-          break;
-        }
-        case K_SERVER_ERROR: {
-          const server = servers.get(id);
-          if (server !== undefined) server._onNativeError(Buffer.from(ab, start, len).toString());
-          break;
-        }
+    const start = cursor.off;
+    cursor.off += len;
+    cursor.i = i + 4;
+    switch (kind & 0xff) {
+      case K_MESSAGE: {
+        const ws = sockets[id];
+        if (ws !== undefined) ws._onMessage(ab, start, len, (kind & FLAG_BINARY) !== 0);
+        break;
       }
-    } catch (err) {
-      rethrow(err);
+      case K_UPGRADE: {
+        const server = servers.get(extra);
+        const info = JSON.parse(Buffer.from(ab, start, len).toString());
+        if (server !== undefined) server._onNativeUpgrade(id, info);
+        else binding.reject(id, null);
+        break;
+      }
+      case K_PING:
+      case K_PONG: {
+        const ws = sockets[id];
+        if (ws !== undefined) ws._onControl((kind & 0xff) === K_PING ? 'ping' : 'pong', copy(ab, start, len));
+        break;
+      }
+      case K_PEER_CLOSE: {
+        const ws = sockets[id];
+        if (ws !== undefined) ws._onPeerClose(extra, copy(ab, start, len));
+        break;
+      }
+      case K_ERROR: {
+        const ws = sockets[id];
+        if (ws !== undefined) {
+          const text = Buffer.from(ab, start, len).toString();
+          const nl = text.indexOf('\n');
+          const Ctor = kind & FLAG_RANGE_ERROR ? RangeError : Error;
+          const err = new Ctor(text.slice(nl + 1));
+          err.code = text.slice(0, nl);
+          ws._onProtocolError(err, extra);
+        }
+        break;
+      }
+      case K_CLOSED: {
+        const ws = sockets[id];
+        if (ws !== undefined) {
+          removeSocket(id);
+          waiting.delete(ws);
+          ws._onClosed();
+        }
+        break;
+      }
+      case K_DRAIN: {
+        const ws = sockets[id];
+        if (ws !== undefined && waiting.delete(ws)) ws._settleSendCallbacks(null);
+        break;
+      }
+      case K_SERVER_ERROR: {
+        const server = servers.get(id);
+        if (server !== undefined) server._onNativeError(Buffer.from(ab, start, len).toString());
+        break;
+      }
     }
   }
 }
@@ -194,6 +211,8 @@ function copy(ab, start, len) {
 }
 
 binding.init(onWake);
+// A process dying of an uncaught exception still writes what it had sent.
+process.on('exit', () => binding.flush());
 
 module.exports = {
   addServer,

@@ -1,7 +1,8 @@
 //! Seed fixture: /work/shared/seeds/002_e45084fc08fa3deb.txt, the ```javascript block under "#### 服务器代码示例（Node.js）".
 //! Copied verbatim except two syntax fixes, each marked with a SEED-FIX comment that
 //! records the original text (the seed does not parse otherwise). Nothing else is fixed:
-//! e.g. `socket` in heartCheck is still undefined, as in the seed.
+//! e.g. `socket` in heartCheck is still undefined, and with the one missing `)` added where
+//! the parser wants it, `heartCheck` is out of scope where setInterval uses it.
 //! (The harness reads these //! lines as a header, see __test__/seeds.test.js.)
 
 import WS from "ws"

@@ -1,6 +1,7 @@
 //! Seed fixture: /work/shared/seeds/004_450b57cbda3a9b2f.txt, the ```js block under "#### `ws` + `express` 的使用".
 //! Copied verbatim (the harness reads these //! lines as a header, see __test__/seeds.test.js).
-//! Not run yet: express-ws passes the `server` option, which wsrs does not support (test.todo).
+//! Not run yet (test.todo): express-ws passes the `server` option, which wsrs did not support,
+//! and express/express-ws are not installed.
 
 const express = require("express");
 
