@@ -11,17 +11,29 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io;
-use std::net::Shutdown;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::bridge::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
 use crate::frame::{self, Limits, Progress, Receiver, Sink};
+
+/// A connected socket registered with the I/O thread's reactor.
+pub type Socket = AsyncFd<TcpStream>;
+
+/// Registers a (non-blocking) socket with the reactor; needs a runtime context.
+pub fn register(stream: TcpStream) -> io::Result<Arc<Socket>> {
+  stream.set_nonblocking(true)?;
+  // SAFETY: a std TcpStream owns its fd, which stays open and unchanged
+  // until the AsyncFd (which owns the stream) is dropped.
+  let fd = unsafe { AsyncFd::register(stream) }.map_err(|e| e.into_parts().1)?;
+  Ok(Arc::new(fd))
+}
 
 /// Per-connection settings, copied from the server's options.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +57,7 @@ enum Phase {
 /// State shared by the I/O task and the JS thread.
 struct Out {
   phase: Phase,
-  stream: Option<Arc<TcpStream>>,
+  stream: Option<Arc<Socket>>,
   buf: Vec<u8>,
   /// How much of `buf` is already written.
   pos: usize,
@@ -109,10 +121,11 @@ impl Out {
       return Ok(true);
     };
     while self.pos < self.buf.len() {
-      match stream.try_write(&self.buf[self.pos..]) {
+      match (&*stream.get_ref()).write(&self.buf[self.pos..]) {
         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
         Ok(n) => self.pos += n,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
         Err(e) => return Err(e),
       }
     }
@@ -125,7 +138,7 @@ impl Out {
     self.pending_pongs = 0;
     if self.shutdown_pending && !self.shut {
       self.shut = true;
-      let _ = socket2::SockRef::from(&*stream).shutdown(Shutdown::Write);
+      let _ = stream.get_ref().shutdown(Shutdown::Write);
     }
     Ok(true)
   }
@@ -159,7 +172,7 @@ impl Out {
 }
 
 impl Conn {
-  pub fn new(opts: ConnOptions, stream: Arc<TcpStream>) -> Arc<Conn> {
+  pub fn new(opts: ConnOptions, stream: Arc<Socket>) -> Arc<Conn> {
     Arc::new(Conn {
       id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
       slot: AtomicU32::new(0),
@@ -468,9 +481,10 @@ impl Reader {
 
 /// The connection's I/O task, from the parsed upgrade request to the end.
 /// `leftover` holds bytes that arrived after the request head.
-pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_end: impl FnOnce(&Arc<Conn>)) {
+pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end: impl FnOnce(&Arc<Conn>)) {
   let mut reader = Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false };
   let mut pending_leftover = Some(leftover);
+  let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
   loop {
     // Snapshot the shared state.
@@ -523,9 +537,15 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_
       }
     }
     let want_read = phase == Phase::Open && !paused && !reader.eof;
+    // The close timer exists only while closing (idle connections carry none).
+    if let Some(d) = deadline {
+      if close_timer.is_none() {
+        close_timer = Some(Box::pin(tokio::time::sleep_until(d.into())));
+      }
+    }
     let sleep = async {
-      match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
+      match close_timer.as_mut() {
+        Some(t) => t.as_mut().await,
         None => std::future::pending().await,
       }
     };
@@ -533,9 +553,7 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_
       biased;
       _ = conn.notify.notified() => {}
       r = stream.writable(), if blocked => {
-        if r.is_err() {
-          break;
-        }
+        let Ok(mut guard) = r else { break };
         let (drained, wake_js) = {
           let mut o = conn.lock();
           match o.write_some() {
@@ -543,7 +561,10 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_
               o.blocked = false;
               (true, o.phase == Phase::Open)
             }
-            Ok(false) => (false, false),
+            Ok(false) => {
+              guard.clear_ready();
+              (false, false)
+            }
             Err(_) => {
               o.write_failed = true;
               (false, false)
@@ -555,10 +576,8 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_
         }
       }
       r = stream.readable(), if want_read => {
-        if r.is_err() {
-          break;
-        }
-        if !read_some(&conn, &stream, &mut reader) {
+        let Ok(mut guard) = r else { break };
+        if !read_some(&conn, &mut guard, &mut reader) {
           break;
         }
       }
@@ -585,19 +604,30 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<TcpStream>, leftover: Vec<u8>, on_
   }
 }
 
-/// Reads until the socket would block. False when the connection is over.
-fn read_some(conn: &Conn, stream: &TcpStream, reader: &mut Reader) -> bool {
+/// Reads what the socket has. False when the connection is over.
+fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, TcpStream>, reader: &mut Reader) -> bool {
   READ_BUF.with(|b| {
     let mut buf = b.borrow_mut();
     // A few reads per wake-up, so one busy peer does not starve the others.
     for _ in 0..4 {
-      match stream.try_read(&mut buf[..]) {
+      match (&*guard.get_inner()).read(&mut buf[..]) {
         Ok(0) => {
           reader.eof = true;
           return true;
         }
-        Ok(n) => reader.process(conn, &buf[..n]),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+        Ok(n) => {
+          reader.process(conn, &buf[..n]);
+          if n < buf.len() {
+            // A short read drained the socket: skip the read that would
+            // only say EAGAIN (edge-triggered; new data re-arms readiness).
+            guard.clear_ready();
+            return !conn.lock().terminate;
+          }
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+          guard.clear_ready();
+          return true;
+        }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
         Err(_) => return false,
       }
@@ -609,17 +639,43 @@ fn read_some(conn: &Conn, stream: &TcpStream, reader: &mut Reader) -> bool {
   })
 }
 
-async fn drain_until_eof(stream: &TcpStream) {
-  let mut buf = [0u8; 1024];
+async fn drain_until_eof(stream: &Socket) {
   loop {
-    if stream.readable().await.is_err() {
-      return;
-    }
-    match stream.try_read(&mut buf) {
+    let Ok(mut guard) = stream.readable().await else { return };
+    let r = READ_BUF.with(|b| (&*guard.get_inner()).read(&mut b.borrow_mut()[..]));
+    match r {
       Ok(0) => return,
       Ok(_) => continue,
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+      Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
       Err(_) => return,
     }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// Every idle connection holds one of these futures: keep it small.
+  #[test]
+  fn the_connection_task_is_small() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+      let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+      let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+      let (s, _) = l.accept().unwrap();
+      let stream = register(s).unwrap();
+      let opts = ConnOptions {
+        limits: Limits { max_payload: 0, max_fragments: 0, skip_utf8_validation: false, expect_masked: true },
+        auto_pong: true,
+        max_pending_auto_pongs: 0,
+        close_timeout: Duration::from_secs(1),
+      };
+      let conn = Conn::new(opts, stream.clone());
+      let fut = run(conn.clone(), stream, Vec::new(), |_| {});
+      let size = std::mem::size_of_val(&fut);
+      println!("connection task: {size} bytes; Conn: {} bytes", std::mem::size_of::<Conn>());
+      assert!(size < 1024, "{size}");
+    });
   }
 }

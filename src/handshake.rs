@@ -130,12 +130,13 @@ pub async fn read_request(stream: &mut TcpStream, max_size: usize, timeout: Dura
   let read = async {
     let mut buf = Vec::with_capacity(1024);
     loop {
-      let mut chunk = [0u8; 2048];
-      let n = match stream.read(&mut chunk).await {
+      if buf.capacity() - buf.len() < 512 {
+        buf.reserve(1024);
+      }
+      match stream.read_buf(&mut buf).await {
         Ok(0) | Err(_) => return ReadOutcome::Drop,
-        Ok(n) => n,
-      };
-      buf.extend_from_slice(&chunk[..n]);
+        Ok(_) => {}
+      }
       match parse(&buf, max_size) {
         Ok(Some((req, used))) => return ReadOutcome::Request(req, buf.split_off(used)),
         Ok(None) => continue,

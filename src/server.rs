@@ -138,11 +138,10 @@ impl Server {
     // for the duration of this call; we only duplicate it.
     let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
     let std_stream = std::net::TcpStream::from(owned);
-    std_stream.set_nonblocking(true)?;
     let _ = std_stream.set_nodelay(true);
     let stream = {
       let _guard = runtime::handle().enter();
-      Arc::new(TcpStream::from_std(std_stream)?)
+      connection::register(std_stream)?
     };
     let conn = Conn::new(server.config.conn, stream.clone());
     Conn::open(&conn, slot, head);
@@ -206,16 +205,19 @@ impl Server {
     if !req.is_upgrade() {
       return answer_and_close(stream, &handshake::response_426()).await;
     }
-    let stream = Arc::new(stream);
+    let Ok(stream) = stream.into_std().and_then(connection::register) else {
+      return;
+    };
     let conn = Conn::new(self.config.conn, stream.clone());
     conn.register_pending();
     let json = req.to_json(peer, local);
     bridge::bridge().events().push(kind::UPGRADE, conn.id, self.id, &json);
+    // The connection lives in a task of its own, so this (larger) future's
+    // memory is freed now.
     let server = self.clone();
-    connection::run(conn.clone(), stream, leftover, move |c| {
+    tokio::spawn(connection::run(conn, stream, leftover, move |c| {
       server.conns.lock().unwrap().remove(&c.id);
-    })
-    .await;
+    }));
   }
 
   async fn heartbeat(self: Arc<Self>, (interval, timeout): (Duration, Duration)) {

@@ -1,0 +1,219 @@
+'use strict';
+
+// `npm run bench`: the same scenarios against ws, uWebSockets.js and wsrs in
+// one run. Each server is pinned to CPU 0 and the Rust load generator to
+// CPU 1; every figure is the median of BENCH_REPS runs; ratios are taken
+// within this run (absolute numbers on a shared machine mean little).
+//
+//   BENCH_REPS (default 3)  BENCH_SECS (default 3)  BENCH_ONLY=regex (scenario filter)
+//   BENCH_IMPLS=ws,uws,wsrs
+
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+const REPS = Number(process.env.BENCH_REPS) || 3;
+const SECS = Number(process.env.BENCH_SECS) || 3;
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+const IMPLS = (process.env.BENCH_IMPLS || 'ws,uws,wsrs').split(',');
+const NAMES = { ws: 'ws', uws: 'uWS.js', wsrs: 'wsrs' };
+
+const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
+const LOADGEN = path.join(targetDir, 'release', 'loadgen');
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const pinned = (cpu, cmd, args) => (hasTaskset ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+
+// Below the ephemeral range (32768+), where client sockets in TIME_WAIT could block a bind.
+let nextPort = 20000 + Math.floor(Math.random() * 10000);
+
+function startServer(impl, mode) {
+  const port = nextPort++;
+  const nodeArgs = mode === 'idle' ? ['--expose-gc'] : [];
+  const [cmd, args] = pinned(0, process.execPath, [...nodeArgs, path.join(__dirname, 'servers', 'server.js'), impl, mode, String(port)]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${impl} server did not start`)), 10000);
+    child.stdout.on('data', (d) => {
+      if (d.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve({ child, port });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${impl} server exited with ${code}`)));
+  });
+}
+
+function stopServer(server) {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null) return resolve();
+    server.child.once('exit', resolve);
+    server.child.kill('SIGKILL');
+  });
+}
+
+function loadgen(args, onLine) {
+  const [cmd, a] = pinned(1, LOADGEN, args.map(String));
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), (SECS + 60) * 1000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      let i;
+      while ((i = out.indexOf('\n')) !== -1) {
+        const line = out.slice(0, i);
+        out = out.slice(i + 1);
+        const json = JSON.parse(line);
+        if (onLine && onLine(json)) continue;
+        clearTimeout(timer);
+        resolve(json);
+      }
+    });
+    child.once('exit', (code) => code && reject(new Error(`loadgen exited with ${code}`)));
+  });
+}
+
+function rssKiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+// Each scenario measures one server once and returns { value, extra }.
+const scenarios = [
+  ...[
+    ['echo 1 conn × 1 in flight, 32 B', 1, 1, 32],
+    ['echo 100 × 1 in flight (chat-like), 32 B', 100, 1, 32],
+    ['echo 100 × 32 in flight, 32 B', 100, 32, 32],
+    ['echo 10 × 32 in flight, 1 KiB', 10, 32, 1024],
+    ['echo 10 × 4 in flight, 64 KiB', 10, 4, 65536]
+  ].map(([name, conns, inflight, size]) => ({
+    name,
+    unit: 'msgs/s',
+    mode: 'echo',
+    async run(server) {
+      const r = await loadgen(['echo', server.port, conns, inflight, size, SECS]);
+      return { value: r.msgs_per_sec, extra: `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs` };
+    }
+  })),
+  {
+    name: 'broadcast to 1 000 via clients.forEach, 32 B',
+    unit: 'deliveries/s',
+    mode: 'broadcast',
+    async run(server) {
+      const r = await loadgen(['broadcast', server.port, 1000, 4, 32, SECS]);
+      return { value: r.deliveries_per_sec };
+    }
+  },
+  {
+    name: 'broadcast to 1 000 via native publish, 32 B',
+    unit: 'deliveries/s',
+    mode: 'publish',
+    impls: ['uws', 'wsrs'],
+    async run(server) {
+      const r = await loadgen(['broadcast', server.port, 1000, 4, 32, SECS]);
+      return { value: r.deliveries_per_sec };
+    }
+  },
+  {
+    name: 'handshakes (5 000, 50 at a time)',
+    unit: 'handshakes/s',
+    mode: 'echo',
+    async run(server) {
+      const r = await loadgen(['handshakes', server.port, 5000, 50]);
+      return { value: r.handshakes_per_sec };
+    }
+  },
+  {
+    name: 'server RSS per idle connection (10 000)',
+    unit: 'KB',
+    lowerIsBetter: true,
+    reps: 1,
+    mode: 'idle',
+    async run(server) {
+      await sleep(1500);
+      const before = rssKiB(server.child.pid);
+      let after = 0;
+      await loadgen(['idle', server.port, 10000, 4], (line) => {
+        if (line.ready === undefined) return false;
+        // Connected: let the server settle (and GC), then measure.
+        sleep(2500).then(() => (after = rssKiB(server.child.pid)));
+        return true;
+      });
+      const kb = ((after - before) * 1024) / 10000 / 1000;
+      return { value: Math.round(kb * 100) / 100, extra: `${before} → ${after} KiB` };
+    }
+  }
+];
+
+function fmt(n) {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
+  if (n >= 100) return n.toFixed(0);
+  return String(n);
+}
+
+async function main() {
+  if (!fs.existsSync(LOADGEN)) {
+    execFileSync('cargo', ['build', '--release', '-p', 'wsrs-bench'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  console.log(`# wsrs benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, node ${process.version}`);
+  console.log(`# servers pinned to CPU 0, load generator to CPU 1${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}; median of ${REPS}; ${SECS} s per run\n`);
+
+  const rows = [];
+  for (const sc of scenarios) {
+    if (ONLY && !ONLY.test(sc.name)) continue;
+    const results = {};
+    for (const impl of IMPLS) {
+      if (sc.impls && !sc.impls.includes(impl)) continue;
+      const values = [];
+      let extra = '';
+      for (let rep = 0; rep < (sc.reps || REPS); rep++) {
+        const server = await startServer(impl, sc.mode);
+        try {
+          const r = await sc.run(server);
+          values.push(r.value);
+          if (r.extra) extra = r.extra;
+        } finally {
+          await stopServer(server);
+        }
+      }
+      results[impl] = { value: median(values), extra };
+      process.stderr.write(`  ${sc.name} / ${NAMES[impl]}: ${fmt(results[impl].value)} ${sc.unit} ${extra}\n`);
+    }
+    rows.push({ sc, results });
+  }
+
+  const ratio = (a, b, lower) => (a && b ? (lower ? b / a : a / b).toFixed(2) + '×' : '–');
+  console.log('| scenario | ws | uWS.js | wsrs | wsrs vs ws | wsrs vs uWS.js |');
+  console.log('|---|---|---|---|---|---|');
+  for (const { sc, results } of rows) {
+    const v = (i) => (results[i] ? `${fmt(results[i].value)}` : 'n/a');
+    const w = results.wsrs && results.wsrs.value;
+    console.log(
+      `| ${sc.name} (${sc.unit}) | ${v('ws')} | ${v('uws')} | ${v('wsrs')}${results.wsrs && results.wsrs.extra ? ` (${results.wsrs.extra})` : ''} | ` +
+        `${ratio(w, results.ws && results.ws.value, sc.lowerIsBetter)} | ${ratio(w, results.uws && results.uws.value, sc.lowerIsBetter)} |`
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,362 @@
+//! Load generator for `npm run bench`. One thread (pin it with taskset),
+//! raw WebSocket client framing, bounded in count and time, loopback only.
+//!
+//! ```text
+//! loadgen echo       PORT CONNS INFLIGHT SIZE SECONDS
+//! loadgen broadcast  PORT CONNS WINDOW SIZE SECONDS
+//! loadgen handshakes PORT COUNT CONCURRENCY
+//! loadgen idle       PORT CONNS SECONDS
+//! ```
+//! Prints one JSON line with the results.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+  let mut out = Vec::with_capacity(payload.len() + 14);
+  out.push(0x80 | opcode);
+  let len = payload.len();
+  if len < 126 {
+    out.push(0x80 | len as u8);
+  } else if len <= 0xffff {
+    out.push(0x80 | 126);
+    out.extend_from_slice(&(len as u16).to_be_bytes());
+  } else {
+    out.push(0x80 | 127);
+    out.extend_from_slice(&(len as u64).to_be_bytes());
+  }
+  out.extend_from_slice(&MASK);
+  out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i & 3]));
+  out
+}
+
+/// Parses complete server frames from `buf[..]`, returning (frames, consumed).
+/// Each frame is reported as (opcode, payload range).
+fn parse_frames(buf: &[u8], mut f: impl FnMut(u8, &[u8])) -> usize {
+  let mut pos = 0;
+  loop {
+    let b = &buf[pos..];
+    if b.len() < 2 {
+      return pos;
+    }
+    let opcode = b[0] & 0x0f;
+    let (len, hdr) = match b[1] & 0x7f {
+      126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+      127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+      126 | 127 => return pos,
+      n => (n as usize, 2),
+    };
+    if b.len() < hdr + len {
+      return pos;
+    }
+    f(opcode, &b[hdr..hdr + len]);
+    pos += hdr + len;
+  }
+}
+
+async fn handshake(port: u16) -> io::Result<TcpStream> {
+  let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+  s.set_nodelay(true)?;
+  let req = format!(
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+  );
+  s.write_all(req.as_bytes()).await?;
+  let mut buf = Vec::with_capacity(256);
+  let mut chunk = [0u8; 256];
+  loop {
+    let n = s.read(&mut chunk).await?;
+    if n == 0 {
+      return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+      if !buf.starts_with(b"HTTP/1.1 101") {
+        return Err(io::Error::other(String::from_utf8_lossy(&buf).to_string()));
+      }
+      if i + 4 != buf.len() {
+        return Err(io::Error::other("unexpected bytes after the 101"));
+      }
+      return Ok(s);
+    }
+  }
+}
+
+#[derive(Default)]
+struct Stats {
+  count: u64,
+  latencies_us: Vec<u32>,
+  measuring: bool,
+  errors: u64,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+  if sorted.is_empty() {
+    return 0;
+  }
+  sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn echo_conn(port: u16, inflight: usize, frame: Rc<Vec<u8>>, stats: Rc<RefCell<Stats>>, deadline: Instant) {
+  let mut s = match handshake(port).await {
+    Ok(s) => s,
+    Err(_) => {
+      stats.borrow_mut().errors += 1;
+      return;
+    }
+  };
+  let mut sent: VecDeque<Instant> = VecDeque::with_capacity(inflight);
+  let mut out = Vec::with_capacity(frame.len() * inflight);
+  for _ in 0..inflight {
+    out.extend_from_slice(&frame);
+    sent.push_back(Instant::now());
+  }
+  if s.write_all(&out).await.is_err() {
+    return;
+  }
+  let mut buf = vec![0u8; 256 * 1024];
+  let mut have = 0;
+  while Instant::now() < deadline {
+    let n = match tokio::time::timeout_at(deadline.into(), s.read(&mut buf[have..])).await {
+      Ok(Ok(0)) | Ok(Err(_)) => {
+        stats.borrow_mut().errors += 1;
+        return;
+      }
+      Ok(Ok(n)) => n,
+      Err(_) => break,
+    };
+    have += n;
+    let now = Instant::now();
+    let mut replies = 0;
+    let used = parse_frames(&buf[..have], |op, _| {
+      if op == 1 || op == 2 {
+        replies += 1;
+      }
+    });
+    buf.copy_within(used..have, 0);
+    have -= used;
+    if have == buf.len() {
+      buf.resize(buf.len() * 2, 0);
+    }
+    if replies == 0 {
+      continue;
+    }
+    {
+      let mut st = stats.borrow_mut();
+      for _ in 0..replies {
+        let t = sent.pop_front().unwrap_or(now);
+        if st.measuring {
+          st.count += 1;
+          st.latencies_us.push(now.duration_since(t).as_micros().min(u32::MAX as u128) as u32);
+        }
+      }
+    }
+    out.clear();
+    for _ in 0..replies {
+      out.extend_from_slice(&frame);
+      sent.push_back(now);
+    }
+    if s.write_all(&out).await.is_err() {
+      return;
+    }
+  }
+}
+
+async fn echo(port: u16, conns: usize, inflight: usize, size: usize, secs: f64) -> String {
+  let frame = Rc::new(client_frame(2, &vec![b'x'; size]));
+  let stats = Rc::new(RefCell::new(Stats::default()));
+  let warmup = Duration::from_millis(1000);
+  let start = Instant::now();
+  let deadline = start + warmup + Duration::from_secs_f64(secs);
+  let mut tasks = Vec::new();
+  for _ in 0..conns {
+    tasks.push(tokio::task::spawn_local(echo_conn(port, inflight, frame.clone(), stats.clone(), deadline)));
+  }
+  tokio::time::sleep_until((start + warmup).into()).await;
+  stats.borrow_mut().measuring = true;
+  let t0 = Instant::now();
+  for t in tasks {
+    let _ = t.await;
+  }
+  let elapsed = t0.elapsed().as_secs_f64();
+  let mut st = stats.borrow_mut();
+  st.latencies_us.sort_unstable();
+  format!(
+    "{{\"msgs_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"errors\":{}}}",
+    st.count as f64 / elapsed,
+    percentile(&st.latencies_us, 0.5),
+    percentile(&st.latencies_us, 0.99),
+    st.errors
+  )
+}
+
+/// CONNS receivers; the first one also sends, keeping WINDOW messages in
+/// flight (a message counts as done when it comes back to the sender).
+async fn broadcast(port: u16, conns: usize, window: usize, size: usize, secs: f64) -> String {
+  let stats = Rc::new(RefCell::new(Stats::default()));
+  let mut streams = Vec::new();
+  for _ in 0..conns {
+    match handshake(port).await {
+      Ok(s) => streams.push(s),
+      Err(_) => stats.borrow_mut().errors += 1,
+    }
+  }
+  tokio::time::sleep(Duration::from_millis(300)).await;
+  let warmup = Duration::from_millis(1000);
+  let start = Instant::now();
+  let deadline = start + warmup + Duration::from_secs_f64(secs);
+  let frame = Rc::new(client_frame(2, &vec![b'b'; size]));
+  let mut tasks = Vec::new();
+  for (i, mut s) in streams.into_iter().enumerate() {
+    let stats = stats.clone();
+    let frame = frame.clone();
+    tasks.push(tokio::task::spawn_local(async move {
+      let sender = i == 0;
+      if sender {
+        let mut out = Vec::new();
+        for _ in 0..window {
+          out.extend_from_slice(&frame);
+        }
+        if s.write_all(&out).await.is_err() {
+          return;
+        }
+      }
+      let mut buf = vec![0u8; 64 * 1024];
+      let mut have = 0;
+      loop {
+        let n = match tokio::time::timeout_at(deadline.into(), s.read(&mut buf[have..])).await {
+          Ok(Ok(0)) | Ok(Err(_)) => return,
+          Ok(Ok(n)) => n,
+          Err(_) => return,
+        };
+        have += n;
+        let mut got = 0u64;
+        let used = parse_frames(&buf[..have], |op, _| {
+          if op == 2 || op == 1 {
+            got += 1;
+          }
+        });
+        buf.copy_within(used..have, 0);
+        have -= used;
+        {
+          let mut st = stats.borrow_mut();
+          if st.measuring {
+            st.count += got;
+          }
+        }
+        if sender && got > 0 {
+          let mut out = Vec::new();
+          for _ in 0..got {
+            out.extend_from_slice(&frame);
+          }
+          if s.write_all(&out).await.is_err() {
+            return;
+          }
+        }
+      }
+    }));
+  }
+  tokio::time::sleep_until((start + warmup).into()).await;
+  stats.borrow_mut().measuring = true;
+  let t0 = Instant::now();
+  for t in tasks {
+    let _ = t.await;
+  }
+  let elapsed = t0.elapsed().as_secs_f64();
+  let st = stats.borrow();
+  format!("{{\"deliveries_per_sec\":{:.0},\"errors\":{}}}", st.count as f64 / elapsed, st.errors)
+}
+
+async fn handshakes(port: u16, count: usize, concurrency: usize) -> String {
+  let done = Rc::new(RefCell::new((0usize, 0usize)));
+  let start = Instant::now();
+  let mut tasks = Vec::new();
+  for _ in 0..concurrency {
+    let done = done.clone();
+    tasks.push(tokio::task::spawn_local(async move {
+      loop {
+        {
+          let mut d = done.borrow_mut();
+          if d.0 >= count {
+            return;
+          }
+          d.0 += 1;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), handshake(port)).await {
+          Ok(Ok(mut s)) => {
+            // A clean close: close frame, then our FIN.
+            let _ = s.write_all(&client_frame(8, &1000u16.to_be_bytes())).await;
+            let _ = s.shutdown().await;
+          }
+          _ => done.borrow_mut().1 += 1,
+        }
+      }
+    }));
+  }
+  for t in tasks {
+    let _ = t.await;
+  }
+  let elapsed = start.elapsed().as_secs_f64();
+  let d = done.borrow();
+  format!("{{\"handshakes_per_sec\":{:.0},\"errors\":{}}}", count as f64 / elapsed, d.1)
+}
+
+async fn idle(port: u16, conns: usize, secs: f64) -> String {
+  let mut streams = Vec::with_capacity(conns);
+  let mut errors = 0;
+  let start = Instant::now();
+  // Connect in waves so the server's backlog is not overrun.
+  for wave in (0..conns).collect::<Vec<_>>().chunks(200) {
+    let mut hs = Vec::new();
+    for _ in wave {
+      hs.push(tokio::task::spawn_local(handshake(port)));
+    }
+    for h in hs {
+      match h.await {
+        Ok(Ok(s)) => streams.push(s),
+        _ => errors += 1,
+      }
+    }
+  }
+  println!("{{\"ready\":{},\"errors\":{},\"connect_secs\":{:.2}}}", streams.len(), errors, start.elapsed().as_secs_f64());
+  tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+  drop(streams);
+  "{\"done\":true}".to_string()
+}
+
+fn main() {
+  let args: Vec<String> = std::env::args().collect();
+  let num = |i: usize| -> f64 { args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| usage()) };
+  if args.len() < 3 {
+    usage();
+  }
+  let port = num(2) as u16;
+  let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+  let local = tokio::task::LocalSet::new();
+  let out = local.block_on(&rt, async {
+    match args[1].as_str() {
+      "echo" => echo(port, num(3) as usize, num(4) as usize, num(5) as usize, num(6)).await,
+      "broadcast" => broadcast(port, num(3) as usize, num(4) as usize, num(5) as usize, num(6)).await,
+      "handshakes" => handshakes(port, num(3) as usize, num(4) as usize).await,
+      "idle" => idle(port, num(3) as usize, num(4)).await,
+      _ => usage(),
+    }
+  });
+  println!("{out}");
+}
+
+fn usage() -> ! {
+  eprintln!(
+    "usage: loadgen echo PORT CONNS INFLIGHT SIZE SECONDS | broadcast PORT CONNS WINDOW SIZE SECONDS | \
+     handshakes PORT COUNT CONCURRENCY | idle PORT CONNS SECONDS"
+  );
+  std::process::exit(2)
+}
