@@ -48,6 +48,7 @@ function addSocket(ws) {
 }
 
 function removeSocket(slot) {
+  binding.release(slot);
   sockets[slot] = undefined;
   freeSlots.push(slot);
   unref();
@@ -82,7 +83,7 @@ function flush() {
   binding.flush();
   if (waiting.size) {
     for (const ws of waiting) {
-      if (ws._native === null || ws._native.buffered() === 0) {
+      if (ws._slot === -1 || binding.buffered(ws._slot) === 0) {
         waiting.delete(ws);
         ws._settleSendCallbacks(null);
       }

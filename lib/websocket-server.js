@@ -11,6 +11,7 @@ const { createHash } = require('crypto');
 
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
+const { kServer } = WebSocket;
 const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
 const native = require('./native');
 
@@ -287,20 +288,25 @@ class WebSocketServer extends EventEmitter {
     }
     if (ws._readyState !== WebSocket.OPEN) return;
 
+    this._openSockets++;
+    ws[kServer] = this;
+    if (this.clients) this.clients.add(ws);
+    cb(ws, req);
+  }
+
+  /**
+   * A socket this server accepted has closed; called just before its 'close'
+   * event (ws does this in a 'close' listener added before the user's).
+   * @private
+   */
+  _socketClosed(ws) {
     // Like ws's internal HTTP server, ours counts its connections, and its
     // 'close' comes before the last socket's own 'close' event.
-    this._openSockets++;
-    ws._onNativeClosed = () => {
-      if (--this._openSockets === 0 && this._closeWhenDrained) emitClose(this);
-    };
+    if (--this._openSockets === 0 && this._closeWhenDrained) emitClose(this);
     if (this.clients) {
-      this.clients.add(ws);
-      ws.on('close', () => {
-        this.clients.delete(ws);
-        if (this._shouldEmitClose && !this.clients.size) process.nextTick(emitClose, this);
-      });
+      this.clients.delete(ws);
+      if (this._shouldEmitClose && !this.clients.size) process.nextTick(emitClose, this);
     }
-    cb(ws, req);
   }
 
   /** An upgrade request read by Rust on our port. @private */
@@ -419,11 +425,11 @@ function takeOver(serverId, socket, response, head, slot) {
     const buffered = socket.read(socket.readableLength);
     if (buffered) chunks.push(buffered);
   }
-  const nativeSocket = native.binding.adopt(serverId, fdOf(socket), slot, Buffer.from(response), Buffer.concat(chunks));
+  native.binding.adopt(serverId, fdOf(socket), slot, Buffer.from(response), Buffer.concat(chunks));
   socket.removeAllListeners('data');
   socket.on('error', () => {});
   socket.destroy();
-  return nativeSocket;
+  return true;
 }
 
 /** The `http.IncomingMessage` for a request Rust parsed. */

@@ -20,6 +20,10 @@ const { EventTarget } = require('./event-target');
 const { isBlob, isValidStatusCode } = require('./validation');
 const native = require('./native');
 
+const { binding } = native;
+/** The WebSocketServer that accepted a socket (for its bookkeeping on close). */
+const kServer = Symbol('kServer');
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
@@ -50,13 +54,11 @@ class WebSocket extends EventEmitter {
     this._paused = false;
     this._protocol = '';
     this._readyState = CONNECTING;
-    this._native = null;
     this._slot = -1;
     this._firstFragment = true;
     this._bufferedAmount = 0;
     this._sendCallbacks = null;
     this._socket = null;
-    this._onNativeClosed = null;
 
     if (address !== null) {
       const err = new Error(
@@ -82,8 +84,8 @@ class WebSocket extends EventEmitter {
   }
 
   get bufferedAmount() {
-    if (this._native === null) return this._bufferedAmount;
-    return this._native.buffered() + this._bufferedAmount;
+    if (this._slot === -1) return this._bufferedAmount;
+    return binding.buffered(this._slot) + this._bufferedAmount;
   }
 
   get extensions() {
@@ -128,22 +130,22 @@ class WebSocket extends EventEmitter {
    * @private
    */
   _attachNative(attach) {
-    this._slot = native.addSocket(this);
-    let nativeSocket;
+    const slot = native.addSocket(this);
+    let attached;
     try {
-      nativeSocket = attach(this._slot);
+      attached = attach(slot);
     } catch (err) {
-      native.removeSocket(this._slot);
+      native.removeSocket(slot);
       throw err;
     }
-    if (nativeSocket === null) {
+    if (!attached) {
       // The peer left while the upgrade was being decided.
-      native.removeSocket(this._slot);
+      native.removeSocket(slot);
       this._readyState = CLOSING;
       process.nextTick(() => this._onClosed());
       return;
     }
-    this._native = nativeSocket;
+    this._slot = slot;
     native.scheduleFlush(); // the 101 response goes out with the first sends
     this._readyState = OPEN;
     this.emit('open');
@@ -170,20 +172,20 @@ class WebSocket extends EventEmitter {
 
     this._readyState = CLOSING;
     this._closeFrameSent = true;
-    this._native.close(code, reason);
+    binding.close(this._slot, code, reason);
     native.scheduleFlush();
   }
 
   pause() {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = true;
-    this._native.pause();
+    binding.pause(this._slot);
   }
 
   resume() {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = false;
-    this._native.resume();
+    binding.resume(this._slot);
   }
 
   ping(data, mask, cb) {
@@ -214,7 +216,7 @@ class WebSocket extends EventEmitter {
     if (buf.length > 125) {
       throw new RangeError('The data size must not be greater than 125 bytes');
     }
-    this._native.sendBuffer(buf, opcode, true);
+    binding.sendBuffer(this._slot, buf, opcode, true);
     this._afterSend(cb);
   }
 
@@ -243,11 +245,11 @@ class WebSocket extends EventEmitter {
     this._firstFragment = fin;
 
     if (isString) {
-      this._native.sendString(data, opcode, fin);
+      binding.sendString(this._slot, data, opcode, fin);
     } else if (isBlob(data)) {
       throw new TypeError('Sending a Blob is not supported yet by wsrs; send its arrayBuffer() instead');
     } else {
-      this._native.sendBuffer(data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data), opcode, fin);
+      binding.sendBuffer(this._slot, data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data), opcode, fin);
     }
     this._afterSend(cb);
   }
@@ -284,7 +286,7 @@ class WebSocket extends EventEmitter {
       throw new Error('WebSocket was closed before the connection was established');
     }
     this._readyState = CLOSING;
-    this._native.terminate();
+    binding.terminate(this._slot);
   }
 
   // ---- events from the native side ----------------------------------------
@@ -316,7 +318,7 @@ class WebSocket extends EventEmitter {
     this._closeMessage = reason;
     this._readyState = CLOSING;
     this._closeFrameSent = true;
-    this._native.close(code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
+    binding.close(this._slot, code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
     native.scheduleFlush();
   }
 
@@ -325,7 +327,7 @@ class WebSocket extends EventEmitter {
     err[kStatusCode] = closeCode;
     this._readyState = CLOSING;
     this._closeFrameSent = true;
-    this._native.close(closeCode, undefined, true);
+    binding.close(this._slot, closeCode, undefined, true);
     native.scheduleFlush();
     if (!this._errorEmitted) {
       this._errorEmitted = true;
@@ -338,8 +340,8 @@ class WebSocket extends EventEmitter {
   /** @private */
   _onClosed() {
     this._readyState = CLOSED;
-    this._native = null;
-    if (this._onNativeClosed !== null) this._onNativeClosed();
+    this._slot = -1;
+    if (this[kServer] !== undefined) this[kServer]._socketClosed(this);
     if (this._sendCallbacks !== null) {
       this._settleSendCallbacks(new Error('WebSocket is not open: readyState 3 (CLOSED)'));
     }
@@ -406,3 +408,4 @@ function sendAfterClose(ws, data, cb) {
 }
 
 module.exports = WebSocket;
+module.exports.kServer = kServer;

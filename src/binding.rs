@@ -206,22 +206,51 @@ pub fn server_remove(server_id: u32) {
   Server::remove(server_id);
 }
 
-/// Takes over a TCP socket Node accepted (by duplicating `fd`): `head` (the
-/// 101 response) is written first and `preread` is parsed as if just read.
-#[napi]
-pub fn adopt(server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<NativeSocket> {
-  Server::adopt(server_id, fd, slot, &head, preread.to_vec())
-    .map(|conn| NativeSocket { conn })
-    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))
+thread_local! {
+  /// Open connections by JS slot. Only the JS thread touches this, so a send
+  /// is a slot lookup, with no JS wrapper object per connection.
+  static SOCKETS: std::cell::RefCell<Vec<Option<Arc<Conn>>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn put(slot: u32, conn: Arc<Conn>) {
+  SOCKETS.with(|s| {
+    let mut s = s.borrow_mut();
+    let i = slot as usize;
+    if s.len() <= i {
+      s.resize(i + 1, None);
+    }
+    s[i] = Some(conn);
+  });
+}
+
+fn with<R>(slot: u32, default: R, f: impl FnOnce(&Arc<Conn>) -> R) -> R {
+  SOCKETS.with(|s| match s.borrow().get(slot as usize) {
+    Some(Some(c)) => f(c),
+    _ => default,
+  })
 }
 
 /// Completes an upgrade: `head` (the 101 response) is written before anything
-/// sent on the returned socket. `null` if the peer is already gone.
+/// sent on `slot`. False if the peer is already gone.
 #[napi]
-pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> Option<NativeSocket> {
-  let conn = Conn::accept(request_id, slot, &head)?;
+pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> bool {
+  let Some(conn) = Conn::accept(request_id, slot, &head) else {
+    return false;
+  };
   Server::accepted(server_id, &conn);
-  Some(NativeSocket { conn })
+  put(slot, conn);
+  true
+}
+
+/// Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
+/// `head` (the 101 response) is written first and `preread` is parsed as if
+/// just read.
+#[napi]
+pub fn adopt(server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<()> {
+  let conn = Server::adopt(server_id, fd, slot, &head, preread.to_vec())
+    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+  put(slot, conn);
+  Ok(())
 }
 
 /// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
@@ -230,51 +259,52 @@ pub fn reject(request_id: u32, answer: Option<BufferSlice>) {
   Conn::reject(request_id, answer.as_deref());
 }
 
-/// The Rust side of one open WebSocket.
+/// Forgets a closed connection's slot (after its CLOSED event).
 #[napi]
-pub struct NativeSocket {
-  conn: Arc<Conn>,
+pub fn release(slot: u32) {
+  SOCKETS.with(|s| {
+    if let Some(c) = s.borrow_mut().get_mut(slot as usize) {
+      *c = None;
+    }
+  });
+}
+
+/// Queues a frame with a Buffer/Uint8Array payload. False once closing.
+#[napi]
+pub fn send_buffer(slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> bool {
+  with(slot, false, |c| c.send(opcode as u8, fin, &data))
+}
+
+/// Queues a frame with a string payload (sent as UTF-8).
+#[napi]
+pub fn send_string(slot: u32, data: String, opcode: u32, fin: bool) -> bool {
+  with(slot, false, |c| c.send(opcode as u8, fin, data.as_bytes()))
+}
+
+/// Sends a close frame (`code` undefined = no body). With `end`, or in
+/// answer to the peer's close frame, the connection ends once it is written.
+#[napi]
+pub fn close(slot: u32, code: Option<u32>, reason: Option<BufferSlice>, end: Option<bool>) {
+  with(slot, (), |c| c.close(code.map(|c| c as u16), reason.as_deref().unwrap_or(&[]), end.unwrap_or(false)))
 }
 
 #[napi]
-impl NativeSocket {
-  /// Queues a frame with a Buffer/Uint8Array payload. False once closing.
-  #[napi]
-  pub fn send_buffer(&self, data: BufferSlice, opcode: u32, fin: bool) -> bool {
-    self.conn.send(opcode as u8, fin, &data)
-  }
+pub fn terminate(slot: u32) {
+  with(slot, (), |c| c.terminate())
+}
 
-  /// Queues a frame with a string payload (sent as UTF-8).
-  #[napi]
-  pub fn send_string(&self, data: String, opcode: u32, fin: bool) -> bool {
-    self.conn.send(opcode as u8, fin, data.as_bytes())
-  }
+#[napi]
+pub fn pause(slot: u32) {
+  with(slot, (), |c| c.set_paused(true))
+}
 
-  /// Sends a close frame (`code` undefined = no body). With `end`, or in
-  /// answer to the peer's close frame, the connection ends once it is written.
-  #[napi]
-  pub fn close(&self, code: Option<u32>, reason: Option<BufferSlice>, end: Option<bool>) {
-    self.conn.close(code.map(|c| c as u16), reason.as_deref().unwrap_or(&[]), end.unwrap_or(false));
-  }
+#[napi]
+pub fn resume(slot: u32) {
+  with(slot, (), |c| c.set_paused(false))
+}
 
-  #[napi]
-  pub fn terminate(&self) {
-    self.conn.terminate();
-  }
-
-  #[napi]
-  pub fn pause(&self) {
-    self.conn.set_paused(true);
-  }
-
-  #[napi]
-  pub fn resume(&self) {
-    self.conn.set_paused(false);
-  }
-
-  /// Bytes queued but not yet written to the socket.
-  #[napi]
-  pub fn buffered(&self) -> u32 {
-    self.conn.buffered_amount().min(u32::MAX as usize) as u32
-  }
+/// Bytes queued but not yet written to the socket.
+#[napi]
+pub fn buffered(slot: u32) -> u32 {
+  with(slot, 0, |c| c.buffered_amount().min(u32::MAX as usize) as u32)
 }
