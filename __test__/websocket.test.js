@@ -265,3 +265,26 @@ test('createWebSocketStream gives a Duplex', async (t) => {
   t.deepEqual(await got, [[Buffer.from('through a stream').toString('hex'), true]]);
   await closeServer(wss);
 });
+
+test('large messages (handed over without a copy) keep their order among small ones', async (t) => {
+  const { wss, client, ws } = await pair(impls.wsrs);
+  ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary }));
+  const big = Buffer.alloc(200 * 1024, 7);
+  big[123456] = 42;
+  const text = 'é'.repeat(40 * 1024);
+  const sent = [['a', false], [big, true], ['b', false], [text, false], [Buffer.alloc(64 * 1024, 1), true], ['c', false]];
+  const got = new Promise((resolve) => {
+    const out = [];
+    client.on('message', (m, isBinary) => {
+      out.push([isBinary ? Buffer.from(m) : m.toString(), isBinary]);
+      if (out.length === sent.length) resolve(out);
+    });
+  });
+  for (const [m, binary] of sent) client.send(m, { binary });
+  const out = await got;
+  t.deepEqual(out.map(([m, b]) => [b ? m.length : m.length, b]), sent.map(([m, b]) => [m.length, b]));
+  t.true(out[1][0].equals(big));
+  t.is(out[3][0], text);
+  t.deepEqual([out[0][0], out[2][0], out[5][0]], ['a', 'b', 'c']);
+  await closeServer(wss);
+});

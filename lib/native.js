@@ -22,6 +22,7 @@ const K_DRAIN = 8;
 const K_SERVER_ERROR = 9;
 const FLAG_BINARY = 1 << 8;
 const FLAG_RANGE_ERROR = 1 << 9;
+const FLAG_OWNED = 1 << 10;
 
 /** Open sockets by slot (the id Rust tags their events with). */
 const sockets = [];
@@ -142,9 +143,16 @@ function dispatch(cursor) {
     const id = meta[i + 1];
     const len = meta[i + 2];
     const extra = meta[i + 3];
+    cursor.i = i + 4;
+    if (kind & FLAG_OWNED) {
+      // A large message in a buffer of its own (no copy), at offset `extra`.
+      const own = binding.takeOwned();
+      const ws = sockets[id];
+      if (ws !== undefined) ws._onMessage(own.buffer, own.byteOffset + extra, len, (kind & FLAG_BINARY) !== 0);
+      continue;
+    }
     const start = cursor.off;
     cursor.off += len;
-    cursor.i = i + 4;
     switch (kind & 0xff) {
       case K_MESSAGE: {
         const ws = sockets[id];

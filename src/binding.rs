@@ -17,6 +17,7 @@ use napi_derive::napi;
 use crate::bridge::{self, Batch, Waker};
 use crate::connection::{Conn, ConnOptions};
 use crate::frame::Limits;
+use crate::pool;
 use crate::server::{Server, ServerConfig};
 
 type WakeFn = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
@@ -91,6 +92,11 @@ impl TypeName for RawValue {
   }
 }
 
+thread_local! {
+  /// Large message buffers of the drained batch, in event order.
+  static OWNED: std::cell::RefCell<std::collections::VecDeque<Vec<u8>>> = const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
 /// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
 /// `undefined` when there is none.
 #[napi(ts_return_type = "Buffer | undefined")]
@@ -111,9 +117,43 @@ pub fn drain(env: Env) -> Result<RawValue> {
     }
     let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
     spare.encode_into(out);
+    if !spare.owned.is_empty() {
+      OWNED.with(|o| o.borrow_mut().extend(spare.owned.drain(..)));
+    }
     spare.clear();
     Ok(RawValue(value))
   })
+}
+
+/// The buffer of the next event flagged as owned (a large message), handed
+/// over without a copy; when V8 frees it, its memory goes back to the pool.
+#[napi(ts_return_type = "Buffer")]
+pub fn take_owned(env: Env) -> Result<RawValue> {
+  let mut data = OWNED.with(|o| o.borrow_mut().pop_front()).unwrap_or_default();
+  let len = data.len();
+  let ptr = data.as_mut_ptr();
+  let hint = Box::into_raw(Box::new(data));
+  let mut value = ptr::null_mut();
+  let status = unsafe {
+    sys::napi_create_external_buffer(env.raw(), len, ptr.cast(), Some(return_to_pool), hint.cast(), &mut value)
+  };
+  if status == sys::Status::napi_ok {
+    return Ok(RawValue(value));
+  }
+  // No external buffers in this runtime: copy.
+  let data = unsafe { Box::from_raw(hint) };
+  let status = unsafe { sys::napi_create_buffer_copy(env.raw(), len, data.as_ptr().cast(), ptr::null_mut(), &mut value) };
+  pool::give(*data);
+  if status != sys::Status::napi_ok {
+    return Err(Error::from_reason("cannot create a message buffer"));
+  }
+  Ok(RawValue(value))
+}
+
+unsafe extern "C" fn return_to_pool(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+  // SAFETY: `hint` is the Box<Vec<u8>> leaked in `take_owned`, finalised once.
+  let data = unsafe { Box::from_raw(hint as *mut Vec<u8>) };
+  pool::give(*data);
 }
 
 /// Writes everything sent since the last flush, one write per connection.

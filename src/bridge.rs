@@ -14,7 +14,7 @@
 //! not per message.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 /// Event kinds (low byte of the first descriptor word).
 pub mod kind {
@@ -40,11 +40,16 @@ pub mod kind {
 
 pub const FLAG_BINARY: u32 = 1 << 8;
 pub const FLAG_RANGE_ERROR: u32 = 1 << 9;
+/// The payload is not in the batch but in the next of its `owned` buffers,
+/// at offset `extra` (large messages are handed over without a copy).
+pub const FLAG_OWNED: u32 = 1 << 10;
 
 #[derive(Default)]
 pub struct Batch {
   pub data: Vec<u8>,
   pub meta: Vec<u32>,
+  /// Buffers of `FLAG_OWNED` events, in event order.
+  pub owned: Vec<Vec<u8>>,
 }
 
 impl Batch {
@@ -73,9 +78,19 @@ impl Batch {
     out[at..at + self.data.len()].copy_from_slice(&self.data);
   }
 
+  /// Moves `other`'s events after this batch's.
+  pub fn append(&mut self, other: &mut Batch) {
+    self.data.extend_from_slice(&other.data);
+    self.meta.extend_from_slice(&other.meta);
+    self.owned.append(&mut other.owned);
+    other.data.clear();
+    other.meta.clear();
+  }
+
   pub fn clear(&mut self) {
     self.data.clear();
     self.meta.clear();
+    self.owned.clear();
     // Do not keep a huge buffer around after a burst.
     if self.data.capacity() > (4 << 20) {
       self.data = Vec::new();
@@ -95,7 +110,7 @@ pub struct Bridge {
 }
 
 static BRIDGE: Bridge = Bridge {
-  batch: Mutex::new(Batch { data: Vec::new(), meta: Vec::new() }),
+  batch: Mutex::new(Batch { data: Vec::new(), meta: Vec::new(), owned: Vec::new() }),
   scheduled: AtomicBool::new(false),
   waker: OnceLock::new(),
 };
@@ -109,15 +124,24 @@ impl Bridge {
     let _ = self.waker.set(w);
   }
 
-  /// Opens the batch for appending; the JS thread is woken when the returned
-  /// writer is dropped, if anything was appended.
+  /// Opens a batch for appending. Events are staged in a thread-local batch
+  /// with no lock held; dropping the writer publishes them with one short
+  /// lock (a swap when JS has drained everything) and wakes the JS thread.
   pub fn events(&self) -> Events<'_> {
-    Events { guard: Some(self.batch.lock().unwrap()), pushed: false, bridge: self }
+    let staging = STAGING.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    Events { staging, bridge: self }
   }
 
-  /// Bytes waiting for JS (a measure of how far JS lags behind the sockets).
-  pub fn backlog(&self) -> usize {
-    self.batch.lock().unwrap().data.len()
+  fn publish(&self, staging: &mut Batch) {
+    {
+      let mut shared = self.batch.lock().unwrap();
+      if shared.is_empty() {
+        std::mem::swap(&mut *shared, staging);
+      } else {
+        shared.append(staging);
+      }
+    }
+    self.commit();
   }
 
   /// JS thread: swaps the pending batch with `spare` (which must be empty).
@@ -137,42 +161,45 @@ impl Bridge {
   }
 }
 
+thread_local! {
+  static STAGING: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::default());
+}
+
 pub struct Events<'a> {
-  guard: Option<MutexGuard<'a, Batch>>,
-  pushed: bool,
+  staging: Batch,
   bridge: &'a Bridge,
 }
 
 impl Events<'_> {
   pub fn push(&mut self, kind: u32, id: u32, extra: u32, payload: &[u8]) {
-    let b = self.guard.as_mut().unwrap();
+    let b = &mut self.staging;
     b.data.extend_from_slice(payload);
     b.meta.extend_from_slice(&[kind, id, payload.len() as u32, extra]);
-    self.pushed = true;
   }
 
-  /// Appends an event whose `len` payload bytes are written by `fill`; if
-  /// `fill` returns false the event is dropped and false is returned.
-  pub fn push_with(&mut self, kind: u32, id: u32, extra: u32, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> bool {
-    let b = self.guard.as_mut().unwrap();
-    let start = b.data.len();
-    b.data.resize(start + len, 0);
-    if !fill(&mut b.data[start..]) {
-      b.data.truncate(start);
-      return false;
-    }
-    b.meta.extend_from_slice(&[kind, id, len as u32, extra]);
-    self.pushed = true;
-    true
+  /// Appends an event whose payload is `buf[offset..offset + len]`, handing
+  /// `buf` itself to JS (no copy).
+  pub fn push_owned(&mut self, kind: u32, id: u32, buf: Vec<u8>, offset: usize, len: usize) {
+    let b = &mut self.staging;
+    b.meta.extend_from_slice(&[kind | FLAG_OWNED, id, len as u32, offset as u32]);
+    b.owned.push(buf);
   }
 }
 
 impl Drop for Events<'_> {
   fn drop(&mut self) {
-    drop(self.guard.take());
-    if self.pushed {
-      self.bridge.commit();
+    let mut staging = std::mem::take(&mut self.staging);
+    if !staging.is_empty() {
+      self.bridge.publish(&mut staging);
+      staging.clear();
     }
+    // Give the (empty) staging buffers back for the next read.
+    STAGING.with(|s| {
+      let mut s = s.borrow_mut();
+      if s.data.capacity() == 0 {
+        *s = staging;
+      }
+    });
   }
 }
 
@@ -195,19 +222,18 @@ mod tests {
   }
 
   #[test]
-  fn rejected_fill_leaves_no_trace() {
+  fn owned_payloads_stay_out_of_the_batch() {
     let br = Bridge { batch: Mutex::new(Batch::default()), scheduled: AtomicBool::new(false), waker: OnceLock::new() };
     {
       let mut ev = br.events();
       ev.push(kind::PING, 1, 0, b"x");
-      assert!(!ev.push_with(kind::MESSAGE, 1, 0, 4, &mut |d| {
-        d.copy_from_slice(b"nope");
-        false
-      }));
+      ev.push_owned(kind::MESSAGE, 1, b"..big".to_vec(), 2, 3);
     }
     let mut spare = Batch::default();
     br.take(&mut spare);
-    assert_eq!(spare.count(), 1);
+    assert_eq!(spare.count(), 2);
     assert_eq!(spare.data, b"x");
+    assert_eq!(spare.meta[4..], [kind::MESSAGE | FLAG_OWNED, 1, 3, 2]);
+    assert_eq!(spare.owned, vec![b"..big".to_vec()]);
   }
 }

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 use crate::bridge::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
 use crate::frame::{self, Limits, Progress, Receiver, Sink};
+use crate::pool;
 
 /// A connected socket registered with the I/O thread's reactor.
 pub type Socket = AsyncFd<TcpStream>;
@@ -89,6 +90,71 @@ pub struct Conn {
   pub last_seen: AtomicU64,
   /// When the heartbeat last pinged this peer (0 = never).
   pub pinged_at: AtomicU64,
+  /// The peer sent more pings than it reads pongs: stop reading it.
+  flooded: AtomicBool,
+  /// A copy of `Out`'s flags, updated whenever its lock is released.
+  state: AtomicU32,
+}
+
+/// The flags of `Out` that the I/O task checks on every wake-up.
+#[derive(Clone, Copy)]
+struct State(u32);
+
+impl State {
+  const TERMINATE: u32 = 1;
+  const PAUSED: u32 = 2;
+  const BLOCKED: u32 = 4;
+  const FAILED: u32 = 8;
+  const OPEN: u32 = 16;
+  const REJECTED: u32 = 32;
+  const SHUT: u32 = 64;
+  const CLOSING: u32 = 128;
+
+  fn of(o: &Out) -> State {
+    let mut b = 0;
+    let mut set = |cond: bool, bit: u32| {
+      if cond {
+        b |= bit
+      }
+    };
+    set(o.terminate, Self::TERMINATE);
+    set(o.paused, Self::PAUSED);
+    set(o.blocked, Self::BLOCKED);
+    set(o.write_failed, Self::FAILED);
+    set(o.phase == Phase::Open, Self::OPEN);
+    set(o.phase == Phase::Rejected, Self::REJECTED);
+    set(o.shut, Self::SHUT);
+    set(o.closing_since.is_some(), Self::CLOSING);
+    State(b)
+  }
+
+  fn has(self, bit: u32) -> bool {
+    self.0 & bit != 0
+  }
+}
+
+struct OutGuard<'a> {
+  out: std::sync::MutexGuard<'a, Out>,
+  state: &'a AtomicU32,
+}
+
+impl std::ops::Deref for OutGuard<'_> {
+  type Target = Out;
+  fn deref(&self) -> &Out {
+    &self.out
+  }
+}
+
+impl std::ops::DerefMut for OutGuard<'_> {
+  fn deref_mut(&mut self) -> &mut Out {
+    &mut self.out
+  }
+}
+
+impl Drop for OutGuard<'_> {
+  fn drop(&mut self) {
+    self.state.store(State::of(&self.out).0, Ordering::Release);
+  }
 }
 
 /// Milliseconds since the first call: a cheap monotonic clock for heartbeats.
@@ -109,7 +175,7 @@ thread_local! {
   /// Connections with unwritten bytes queued by this (the JS) thread.
   static DIRTY: RefCell<Vec<Arc<Conn>>> = const { RefCell::new(Vec::new()) };
   /// The I/O thread's one receive buffer, shared by all its connections.
-  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
 }
 
 impl Out {
@@ -197,6 +263,8 @@ impl Conn {
       notify: Notify::new(),
       last_seen: AtomicU64::new(clock()),
       pinged_at: AtomicU64::new(0),
+      flooded: AtomicBool::new(false),
+      state: AtomicU32::new(0),
     })
   }
 
@@ -208,8 +276,15 @@ impl Conn {
     self.slot.load(Ordering::Acquire)
   }
 
-  fn lock(&self) -> std::sync::MutexGuard<'_, Out> {
-    self.out.lock().unwrap()
+  /// Locks the shared state; the guard publishes the flags the I/O task
+  /// polls (`State`) when it is released, so that task never takes the lock
+  /// just to look.
+  fn lock(&self) -> OutGuard<'_> {
+    OutGuard { out: self.out.lock().unwrap(), state: &self.state }
+  }
+
+  fn state(&self) -> State {
+    State(self.state.load(Ordering::Acquire))
   }
 
   /// Puts this connection on the JS thread's flush list (JS thread only).
@@ -271,6 +346,36 @@ impl Conn {
     let mut out = self.lock();
     if !out.open_for_data() {
       return false;
+    }
+    if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked {
+      // A large payload with nothing queued before it: write it now, straight
+      // from the caller's memory (no copy), and queue only what the socket
+      // did not take.
+      let mut header = Vec::with_capacity(10);
+      frame::write_header(&mut header, fin, opcode, payload.len(), None);
+      let stream = out.stream.clone().unwrap();
+      let written = write_vectored_all(stream.get_ref(), &header, payload);
+      match written {
+        Ok(n) if n == header.len() + payload.len() => return true,
+        Ok(n) => {
+          if n < header.len() {
+            out.buf.extend_from_slice(&header[n..]);
+            out.buf.extend_from_slice(payload);
+          } else {
+            out.buf.extend_from_slice(&payload[n - header.len()..]);
+          }
+          out.blocked = true;
+          drop(out);
+          self.notify.notify_one();
+          return true;
+        }
+        Err(_) => {
+          out.write_failed = true;
+          drop(out);
+          self.notify.notify_one();
+          return true;
+        }
+      }
     }
     frame::write_frame(&mut out.buf, fin, opcode, payload, None);
     self.mark_dirty(&mut out);
@@ -369,12 +474,34 @@ struct ConnSink<'a, 'b> {
   close: Option<(u16, Vec<u8>)>,
   /// Too many pongs queued to a peer that does not read: terminate.
   flooded: bool,
+  /// The input is the connection's own frame buffer, which a large message
+  /// may take over instead of being copied.
+  input_owned: bool,
+  /// (kind, offset, len) of the large message that takes the buffer.
+  take: Option<(u32, usize, usize)>,
 }
 
+/// Messages this large are handed to JS in a buffer of their own.
+const OWN_MIN: usize = pool::MIN;
+
 impl Sink for ConnSink<'_, '_> {
-  fn message(&mut self, binary: bool, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> bool {
+  fn message(&mut self, binary: bool, payload: &[u8], at: Option<usize>) -> bool {
     let k = kind::MESSAGE | if binary { FLAG_BINARY } else { 0 };
-    self.events.push_with(k, self.slot, 0, len, fill)
+    if payload.len() >= OWN_MIN {
+      if let (true, Some(at)) = (self.input_owned, at) {
+        // Pause here: the caller hands the whole buffer to JS with this
+        // message in it, then parses what follows.
+        self.take = Some((k, at, payload.len()));
+        return false;
+      }
+      // Its own (pooled) buffer rather than the batch: one copy, not two.
+      let mut own = pool::take(payload.len());
+      own.extend_from_slice(payload);
+      self.events.push_owned(k, self.slot, own, 0, payload.len());
+      return true;
+    }
+    self.events.push(k, self.slot, 0, payload);
+    true
   }
   fn ping(&mut self, payload: &[u8]) {
     self.events.push(kind::PING, self.slot, 0, payload);
@@ -385,6 +512,7 @@ impl Sink for ConnSink<'_, '_> {
       if out.blocked && max > 0 && out.pending_pongs > max {
         out.terminate = true;
         self.flooded = true;
+        self.conn.flooded.store(true, Ordering::Relaxed);
         return;
       }
       if out.phase == Phase::Open && !out.close_sent && out.stream.is_some() {
@@ -412,45 +540,73 @@ struct Reader {
 }
 
 impl Reader {
-  /// Parses one chunk from the socket.
-  fn process(&mut self, conn: &Conn, chunk: &[u8]) {
-    if self.done || chunk.is_empty() {
+  /// Parses one chunk from the socket (`None`: the new bytes were read
+  /// straight into `rbuf`). Payloads are unmasked in place.
+  fn process(&mut self, conn: &Conn, chunk: Option<&mut [u8]>) {
+    if self.done || chunk.as_ref().is_some_and(|c| c.is_empty()) {
       return;
     }
     let slot = conn.slot();
-    let from_rbuf = !self.rbuf.is_empty();
-    if from_rbuf {
-      self.rbuf.extend_from_slice(chunk);
-    }
-    let data: &[u8] = if from_rbuf { &self.rbuf } else { chunk };
     let mut events = bridge::bridge().events();
-    let mut sink = ConnSink { conn, slot, events: &mut events, close: None, flooded: false };
-    let progress = self.rx.feed(data, &conn.opts.limits, &mut sink);
-    let close = sink.close.take();
-    match progress {
-      Progress::More { consumed, need } => {
-        if from_rbuf {
-          self.rbuf.drain(..consumed);
-        } else {
-          self.rbuf.extend_from_slice(&chunk[consumed..]);
-        }
-        if self.rbuf.is_empty() {
-          if self.rbuf.capacity() > 0 {
+    let mut chunk = chunk;
+    if !self.rbuf.is_empty() {
+      if let Some(c) = chunk.take() {
+        self.rbuf.extend_from_slice(c);
+      }
+    }
+    let mut close = None;
+    loop {
+      let from_rbuf = chunk.is_none();
+      let mut sink = ConnSink { conn, slot, events: &mut events, close: None, flooded: false, input_owned: from_rbuf, take: None };
+      let progress = match chunk.as_deref_mut() {
+        Some(c) => self.rx.feed(c, &conn.opts.limits, &mut sink),
+        None => self.rx.feed(&mut self.rbuf, &conn.opts.limits, &mut sink),
+      };
+      let take = sink.take.take();
+      close = close.or(sink.close.take());
+      match progress {
+        Progress::Paused { consumed } => {
+          // A large message: hand the buffer it sits in to JS as is, and
+          // carry on with what follows it in a buffer of its own.
+          let (k, at, len) = take.expect("paused without a message");
+          let rest = self.rbuf[consumed..].to_vec();
+          let buf = std::mem::replace(&mut self.rbuf, rest);
+          events.push_owned(k, slot, buf, at, len);
+          if self.rbuf.is_empty() {
             self.rbuf = Vec::new();
+            break;
           }
-        } else if need > self.rbuf.capacity() {
-          // Grow once for a large frame, within reason.
-          let want = need.min(16 << 20);
-          self.rbuf.reserve(want.saturating_sub(self.rbuf.len()));
+          continue;
+        }
+        Progress::More { consumed, need } => {
+          match chunk {
+            None => {
+              self.rbuf.drain(..consumed);
+            }
+            Some(c) => self.rbuf.extend_from_slice(&c[consumed..]),
+          }
+          if self.rbuf.is_empty() {
+            if self.rbuf.capacity() > 0 {
+              self.rbuf = Vec::new();
+            }
+          } else if need > self.rbuf.capacity() {
+            // Room for the whole frame, within reason, so that the rest of
+            // it is read straight into place.
+            let want = need.min(16 << 20);
+            let mut bigger = pool::take(want);
+            bigger.extend_from_slice(&self.rbuf);
+            pool::give(std::mem::replace(&mut self.rbuf, bigger));
+          }
+        }
+        Progress::Closed { .. } => self.stop(conn, true),
+        Progress::Error(e) => {
+          self.stop(conn, false);
+          let msg = format!("{}\n{}", e.code(), e.message());
+          let flags = if e.is_range_error() { FLAG_RANGE_ERROR } else { 0 };
+          events.push(kind::ERROR | flags, slot, e.close_code() as u32, msg.as_bytes());
         }
       }
-      Progress::Closed { .. } => self.stop(conn, true),
-      Progress::Error(e) => {
-        self.stop(conn, false);
-        let msg = format!("{}\n{}", e.code(), e.message());
-        let flags = if e.is_range_error() { FLAG_RANGE_ERROR } else { 0 };
-        events.push(kind::ERROR | flags, slot, e.close_code() as u32, msg.as_bytes());
-      }
+      break;
     }
     if let Some((code, reason)) = &close {
       events.push(kind::PEER_CLOSE, slot, *code as u32, reason);
@@ -487,22 +643,30 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
   let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
   loop {
-    // Snapshot the shared state.
-    let (phase, terminate, paused, blocked, failed, deadline, shut) = {
-      let o = conn.lock();
-      (
-        o.phase,
-        o.terminate,
-        o.paused,
-        o.blocked,
-        o.write_failed,
-        o.closing_since.map(|t| t + conn.opts.close_timeout),
-        o.shut,
-      )
+    // The shared state's flags, without taking its lock.
+    let st = conn.state();
+    let (terminate, paused, blocked, failed, shut) = (
+      st.has(State::TERMINATE),
+      st.has(State::PAUSED),
+      st.has(State::BLOCKED),
+      st.has(State::FAILED),
+      st.has(State::SHUT),
+    );
+    let phase = if st.has(State::OPEN) {
+      Phase::Open
+    } else if st.has(State::REJECTED) {
+      Phase::Rejected
+    } else {
+      Phase::Pending
     };
     if terminate || failed {
       break;
     }
+    let deadline = if st.has(State::CLOSING) && close_timer.is_none() {
+      conn.lock().closing_since.map(|t| t + conn.opts.close_timeout)
+    } else {
+      None
+    };
     match phase {
       Phase::Pending => {
         conn.notify.notified().await;
@@ -521,8 +685,8 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
         }
       }
       Phase::Open => {
-        if let Some(bytes) = pending_leftover.take() {
-          reader.process(&conn, &bytes);
+        if let Some(mut bytes) = pending_leftover.take() {
+          reader.process(&conn, Some(&mut bytes));
           continue;
         }
         if reader.eof && !blocked {
@@ -604,24 +768,64 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
   }
 }
 
+/// Payloads at least this large are written at once rather than corked.
+const DIRECT_WRITE_MIN: usize = 16 * 1024;
+
+/// Writes `a` then `b` with as few syscalls as the socket allows; returns how
+/// many bytes were written before it would block.
+fn write_vectored_all(stream: &TcpStream, a: &[u8], b: &[u8]) -> io::Result<usize> {
+  let total = a.len() + b.len();
+  let mut done = 0;
+  while done < total {
+    let r = if done < a.len() {
+      (&*stream).write_vectored(&[io::IoSlice::new(&a[done..]), io::IoSlice::new(b)])
+    } else {
+      (&*stream).write(&b[done - a.len()..])
+    };
+    match r {
+      Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+      Ok(n) => done += n,
+      Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+      Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+      Err(e) => return Err(e),
+    }
+  }
+  Ok(done)
+}
+
 /// Reads what the socket has. False when the connection is over.
 fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, TcpStream>, reader: &mut Reader) -> bool {
   READ_BUF.with(|b| {
     let mut buf = b.borrow_mut();
     // A few reads per wake-up, so one busy peer does not starve the others.
     for _ in 0..4 {
-      match (&*guard.get_inner()).read(&mut buf[..]) {
+      // The rest of a large frame goes straight into its own buffer (sized
+      // for the whole frame), saving a copy; everything else lands in the
+      // shared buffer first, so idle connections hold none.
+      let direct = !reader.rbuf.is_empty() && reader.rbuf.capacity() - reader.rbuf.len() >= 16 * 1024;
+      let (r, room) = if direct {
+        let room = reader.rbuf.capacity() - reader.rbuf.len();
+        let r = socket2::SockRef::from(guard.get_inner()).recv(reader.rbuf.spare_capacity_mut());
+        if let Ok(n) = r {
+          // SAFETY: recv initialised the first n bytes of the spare capacity.
+          unsafe { reader.rbuf.set_len(reader.rbuf.len() + n) };
+        }
+        (r, room)
+      } else {
+        ((&*guard.get_inner()).read(&mut buf[..]), buf.len())
+      };
+      match r {
         Ok(0) => {
           reader.eof = true;
           return true;
         }
         Ok(n) => {
-          reader.process(conn, &buf[..n]);
-          if n < buf.len() {
+          reader.process(conn, if direct { None } else { Some(&mut buf[..n]) });
+          if n < room {
             // A short read drained the socket: skip the read that would
             // only say EAGAIN (edge-triggered; new data re-arms readiness).
             guard.clear_ready();
-            return !conn.lock().terminate;
+            return !conn.flooded.load(Ordering::Relaxed);
           }
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -631,7 +835,7 @@ fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, Tcp
         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
         Err(_) => return false,
       }
-      if conn.lock().terminate {
+      if conn.flooded.load(Ordering::Relaxed) {
         return false;
       }
     }

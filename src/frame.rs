@@ -101,10 +101,12 @@ pub struct Limits {
 
 /// What the parser found. Payload bytes are handed over unmasked.
 pub trait Sink {
-  /// A complete data message. `payload` is produced by `fill`, which writes
-  /// exactly `len` bytes; the sink decides where they go (the batch buffer).
-  /// Returns false if `check` rejected the bytes (invalid UTF-8).
-  fn message(&mut self, binary: bool, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> bool;
+  /// A complete (and, for text, valid UTF-8) data message. `at` is where
+  /// `payload` starts in the input given to `feed` (unmasked there in place),
+  /// or `None` when it was reassembled from fragments. Returning false
+  /// pauses parsing right after this frame (`Progress::Paused`), so that
+  /// the sink can take the input buffer over.
+  fn message(&mut self, binary: bool, payload: &[u8], at: Option<usize>) -> bool;
   fn ping(&mut self, payload: &[u8]);
   fn pong(&mut self, payload: &[u8]);
   /// A valid close frame. `code` is 1005 when the frame had no body.
@@ -119,6 +121,8 @@ pub enum Progress {
   More { consumed: usize, need: usize },
   /// A close frame was received; nothing after it is read.
   Closed { consumed: usize },
+  /// The sink asked to pause after the frame ending at `consumed`.
+  Paused { consumed: usize },
   Error(ProtocolError),
 }
 
@@ -143,8 +147,9 @@ impl Receiver {
     self.frag.capacity()
   }
 
-  /// Parses as many whole frames from `input` as there are.
-  pub fn feed(&mut self, input: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Progress {
+  /// Parses as many whole frames from `input` as there are. The payloads of
+  /// whole frames are unmasked in place.
+  pub fn feed(&mut self, input: &mut [u8], limits: &Limits, sink: &mut dyn Sink) -> Progress {
     let mut pos = 0;
     loop {
       let buf = &input[pos..];
@@ -227,13 +232,16 @@ impl Receiver {
       } else {
         None
       };
-      let payload = &buf[header..header + len];
+      let at = pos + header;
       pos += header + len;
+      let payload = &mut input[at..at + len];
+      if let Some(m) = mask {
+        xor_mask(payload, m);
+      }
+      let payload = &input[at..at + len];
 
       if control {
-        let mut tmp = [0u8; 125];
-        let data = &mut tmp[..len];
-        unmask_into(data, payload, mask);
+        let data = payload;
         match opcode {
           OP_PING => sink.ping(data),
           OP_PONG => sink.pong(data),
@@ -268,13 +276,11 @@ impl Receiver {
         // The common case: a whole message in one frame, unmasked straight
         // into the sink's buffer.
         self.frag_count = 0;
-        let text = opcode == OP_TEXT && !limits.skip_utf8_validation;
-        let ok = sink.message(opcode == OP_BINARY, len, &mut |dst: &mut [u8]| {
-          unmask_into(dst, payload, mask);
-          !text || simdutf8::basic::from_utf8(dst).is_ok()
-        });
-        if !ok {
+        if opcode == OP_TEXT && !limits.skip_utf8_validation && simdutf8::basic::from_utf8(payload).is_err() {
           return Progress::Error(ProtocolError::InvalidUtf8);
+        }
+        if !sink.message(opcode == OP_BINARY, payload, Some(at)) {
+          return Progress::Paused { consumed: pos };
         }
         continue;
       }
@@ -283,9 +289,7 @@ impl Receiver {
         self.frag_opcode = opcode;
         self.utf8_valid_to = 0;
       }
-      let start = self.frag.len();
-      self.frag.resize(start + len, 0);
-      unmask_into(&mut self.frag[start..], payload, mask);
+      self.frag.extend_from_slice(payload);
       let text = self.frag_opcode == OP_TEXT && !limits.skip_utf8_validation;
       if text && !fin {
         // Fail fast on a fragment that can never become valid UTF-8.
@@ -300,14 +304,10 @@ impl Receiver {
         let msg = std::mem::take(&mut self.frag);
         self.frag_opcode = 0;
         self.frag_count = 0;
-        let from = self.utf8_valid_to;
-        let ok = sink.message(binary, msg.len(), &mut |dst: &mut [u8]| {
-          dst.copy_from_slice(&msg);
-          !text || simdutf8::basic::from_utf8(&msg[from..]).is_ok()
-        });
-        if !ok {
+        if text && simdutf8::basic::from_utf8(&msg[self.utf8_valid_to..]).is_err() {
           return Progress::Error(ProtocolError::InvalidUtf8);
         }
+        sink.message(binary, &msg, None);
         if msg.capacity() <= 4096 {
           // Keep a small buffer for the next fragmented message.
           self.frag = msg;
@@ -320,22 +320,37 @@ impl Receiver {
 
 /// Copies `src` into `dst` (same length), XOR-ing with the mask if any.
 pub fn unmask_into(dst: &mut [u8], src: &[u8], mask: Option<[u8; 4]>) {
-  debug_assert_eq!(dst.len(), src.len());
-  let Some(mask) = mask else {
-    dst.copy_from_slice(src);
-    return;
-  };
-  let m32 = u32::from_ne_bytes(mask);
-  let m64 = (m32 as u64) | ((m32 as u64) << 32);
-  let mut d = dst.chunks_exact_mut(8);
-  let mut s = src.chunks_exact(8);
-  for (dc, sc) in (&mut d).zip(&mut s) {
-    let v = u64::from_ne_bytes(sc.try_into().unwrap()) ^ m64;
-    dc.copy_from_slice(&v.to_ne_bytes());
+  dst.copy_from_slice(src);
+  if let Some(m) = mask {
+    xor_mask(dst, m);
   }
-  let done = src.len() - s.remainder().len();
-  for (i, (db, sb)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
-    *db = sb ^ mask[(done + i) & 3];
+}
+
+/// Appends `src` to `out`, XOR-ing with the mask if any: a memcpy, then an
+/// in-place XOR over fixed-size blocks that the compiler vectorises.
+pub fn unmask_extend(out: &mut Vec<u8>, src: &[u8], mask: Option<[u8; 4]>) {
+  let start = out.len();
+  out.extend_from_slice(src);
+  if let Some(m) = mask {
+    xor_mask(&mut out[start..], m);
+  }
+}
+
+/// XORs `buf` with the 4-byte mask repeated from its first byte.
+pub fn xor_mask(buf: &mut [u8], mask: [u8; 4]) {
+  let mut pattern = [0u8; 64];
+  for (i, p) in pattern.iter_mut().enumerate() {
+    *p = mask[i & 3];
+  }
+  let mut blocks = buf.chunks_exact_mut(64);
+  for block in &mut blocks {
+    for (b, p) in block.iter_mut().zip(pattern.iter()) {
+      *b ^= p;
+    }
+  }
+  // Blocks are a multiple of 4 long, so the remainder starts in phase.
+  for (i, b) in blocks.into_remainder().iter_mut().enumerate() {
+    *b ^= mask[i & 3];
   }
 }
 
@@ -361,9 +376,7 @@ pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: u8, len: usize, mask: 
 /// Appends a whole frame.
 pub fn write_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
   write_header(out, fin, opcode, payload.len(), mask);
-  let start = out.len();
-  out.resize(start + payload.len(), 0);
-  unmask_into(&mut out[start..], payload, mask);
+  unmask_extend(out, payload, mask);
 }
 
 /// Appends a close frame: no body for `None`, else code + reason.
@@ -388,13 +401,9 @@ mod tests {
     events: Vec<String>,
   }
   impl Sink for Rec {
-    fn message(&mut self, binary: bool, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> bool {
-      let mut v = vec![0; len];
-      let ok = fill(&mut v);
-      if ok {
-        self.events.push(format!("{}:{}", if binary { "bin" } else { "text" }, String::from_utf8_lossy(&v)));
-      }
-      ok
+    fn message(&mut self, binary: bool, v: &[u8], _at: Option<usize>) -> bool {
+      self.events.push(format!("{}:{}", if binary { "bin" } else { "text" }, String::from_utf8_lossy(v)));
+      true
     }
     fn ping(&mut self, p: &[u8]) {
       self.events.push(format!("ping:{}", String::from_utf8_lossy(p)));
@@ -419,7 +428,7 @@ mod tests {
   fn run(input: &[u8], limits: &Limits) -> (Rec, Progress) {
     let mut r = Receiver::new();
     let mut rec = Rec::default();
-    let p = r.feed(input, limits, &mut rec);
+    let p = r.feed(&mut input.to_vec(), limits, &mut rec);
     (rec, p)
   }
 
@@ -447,7 +456,7 @@ mod tests {
     let mut buf = Vec::new();
     for b in &input {
       buf.push(*b);
-      match r.feed(&buf, &SERVER, &mut rec) {
+      match r.feed(&mut buf.clone(), &SERVER, &mut rec) {
         Progress::More { consumed, .. } => {
           buf.drain(..consumed);
         }
@@ -553,6 +562,12 @@ mod tests {
     unmask_into(&mut a, &src, Some(mask));
     let b: Vec<u8> = src.iter().enumerate().map(|(i, x)| x ^ mask[i & 3]).collect();
     assert_eq!(a, b);
+    for cut in [0, 1, 7, 8, 9, 999] {
+      let mut c = vec![42u8];
+      unmask_extend(&mut c, &src[..cut], Some(mask));
+      assert_eq!(&c[1..], &b[..cut]);
+      assert_eq!(c[0], 42);
+    }
   }
 
   #[test]

@@ -6,12 +6,14 @@
 //! - `connection`: one WebSocket connection's I/O task and send path.
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
 //! - `bridge`: batching events from all connections to the JS thread.
+//! - `pool`: reuse of the buffers large messages are handed over in.
 //! - `binding`: the napi boundary, the only module that knows about JS.
 
 pub mod bridge;
 pub mod connection;
 pub mod frame;
 pub mod handshake;
+pub mod pool;
 pub mod runtime;
 pub mod server;
 
