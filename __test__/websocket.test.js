@@ -288,3 +288,40 @@ test('large messages (handed over without a copy) keep their order among small o
   t.deepEqual([out[0][0], out[2][0], out[5][0]], ['a', 'b', 'c']);
   await closeServer(wss);
 });
+
+test('native publish and broadcast reach the right sockets, framed once', async (t) => {
+  const { wss, url } = await listen(impls.wsrs);
+  const server = [];
+  wss.on('connection', (ws) => server.push(ws));
+  const clients = await Promise.all([connect(url), connect(url), connect(url)]);
+  while (server.length < 3) await delay(10);
+  t.true(server[0].subscribe('news'));
+  t.false(server[0].subscribe('news'));
+  t.true(server[1].subscribe('news'));
+  t.true(server[2].subscribe('other'));
+  t.deepEqual(server[0].getTopics(), ['news']);
+  t.true(server[1].isSubscribed('news'));
+  t.throws(() => server[0].subscribe(42), { instanceOf: TypeError });
+
+  const got = clients.map((c) => messages(c, 1));
+  t.is(wss.publish('news', 'hello news'), 2);
+  t.is(wss.publish('other', Buffer.from([1, 2])), 1);
+  t.is(wss.publish('nobody', 'x'), 0);
+  t.deepEqual(await got[0], [['hello news', false]]);
+  t.deepEqual(await got[1], [['hello news', false]]);
+  t.deepEqual(await got[2], [['0102', true]]);
+
+  const all = clients.map((c) => messages(c, 1));
+  t.is(wss.broadcast('to all but one', { except: server[1] }), 2);
+  t.is(wss.broadcast('text as binary', { binary: true }), 3);
+  t.deepEqual(await all[0], [['to all but one', false]]);
+  t.deepEqual(await all[1], [[Buffer.from('text as binary').toString('hex'), true]]);
+
+  t.true(server[0].unsubscribe('news'));
+  const closed = once(server[1], 'close');
+  clients[1].close();
+  await closed;
+  t.is(wss.publish('news', 'after'), 0, 'unsubscribed and closed sockets are gone from the topic');
+  t.deepEqual(server[1].getTopics(), []);
+  await closeServer(wss);
+});

@@ -245,7 +245,17 @@ class WebSocket extends EventEmitter {
     this._firstFragment = fin;
 
     if (isString) {
-      binding.sendString(this._slot, data, opcode, fin);
+      // The same string sent to many sockets in a row (a broadcast loop) is
+      // encoded once.
+      if (data.length > 64) {
+        if (data !== lastString) {
+          lastString = data;
+          lastEncoded = Buffer.from(data);
+        }
+        binding.sendBuffer(this._slot, lastEncoded, opcode, fin);
+      } else {
+        binding.sendString(this._slot, data, opcode, fin);
+      }
     } else if (isBlob(data)) {
       throw new TypeError('Sending a Blob is not supported yet by wsrs; send its arrayBuffer() instead');
     } else {
@@ -278,6 +288,29 @@ class WebSocket extends EventEmitter {
         });
       }
     }
+  }
+
+  /**
+   * Beyond ws: subscribes this socket to `topic` for `wss.publish(topic, ...)`
+   * (fanned out in Rust). Returns false if it was already subscribed.
+   */
+  subscribe(topic) {
+    return this._slot !== -1 && binding.subscribe(this._slot, topicName(topic));
+  }
+
+  /** Beyond ws: the opposite of `subscribe`. */
+  unsubscribe(topic) {
+    return this._slot !== -1 && binding.unsubscribe(this._slot, topicName(topic));
+  }
+
+  /** Beyond ws. */
+  isSubscribed(topic) {
+    return this._slot !== -1 && binding.isSubscribed(this._slot, topicName(topic));
+  }
+
+  /** Beyond ws: the topics this socket is subscribed to. */
+  getTopics() {
+    return this._slot === -1 ? [] : binding.topics(this._slot);
   }
 
   terminate() {
@@ -385,6 +418,27 @@ for (const method of ['open', 'error', 'close', 'message']) {
 WebSocket.prototype.addEventListener = EventTarget.addEventListener;
 WebSocket.prototype.removeEventListener = EventTarget.removeEventListener;
 
+let lastString = null;
+let lastEncoded = null;
+
+function topicName(topic) {
+  if (typeof topic !== 'string') throw new TypeError('The topic must be a string');
+  return topic;
+}
+
+/**
+ * The frame opcode and payload for `data` with ws's `binary` default (used
+ * by publish and broadcast).
+ */
+function toFrame(data, options) {
+  if (typeof data === 'number') data = data.toString();
+  const isString = typeof data === 'string';
+  let binary = !isString;
+  if (options && options.binary !== undefined) binary = !!options.binary;
+  const payload = isString ? data : data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+  return { opcode: binary ? OP_BINARY : OP_TEXT, payload };
+}
+
 /** Turns what ws accepts as data into a Buffer without copying when it can. */
 function toBuffer(data) {
   if (Buffer.isBuffer(data)) return data;
@@ -409,3 +463,4 @@ function sendAfterClose(ws, data, cb) {
 
 module.exports = WebSocket;
 module.exports.kServer = kServer;
+module.exports.toFrame = toFrame;

@@ -17,6 +17,7 @@ use napi_derive::napi;
 use crate::bridge::{self, Batch, Waker};
 use crate::connection::{Conn, ConnOptions};
 use crate::frame::Limits;
+use crate::registry;
 use crate::pool;
 use crate::server::{Server, ServerConfig};
 
@@ -246,27 +247,10 @@ pub fn server_remove(server_id: u32) {
   Server::remove(server_id);
 }
 
-thread_local! {
-  /// Open connections by JS slot. Only the JS thread touches this, so a send
-  /// is a slot lookup, with no JS wrapper object per connection.
-  static SOCKETS: std::cell::RefCell<Vec<Option<Arc<Conn>>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn put(slot: u32, conn: Arc<Conn>) {
-  SOCKETS.with(|s| {
-    let mut s = s.borrow_mut();
-    let i = slot as usize;
-    if s.len() <= i {
-      s.resize(i + 1, None);
-    }
-    s[i] = Some(conn);
-  });
-}
-
 fn with<R>(slot: u32, default: R, f: impl FnOnce(&Arc<Conn>) -> R) -> R {
-  SOCKETS.with(|s| match s.borrow().get(slot as usize) {
-    Some(Some(c)) => f(c),
-    _ => default,
+  registry::with(|r| match r.get(slot) {
+    Some(c) => f(c),
+    None => default,
   })
 }
 
@@ -278,7 +262,7 @@ pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> 
     return false;
   };
   Server::accepted(server_id, &conn);
-  put(slot, conn);
+  registry::with(|r| r.insert(slot, server_id, conn));
   true
 }
 
@@ -289,7 +273,7 @@ pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> 
 pub fn adopt(server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<()> {
   let conn = Server::adopt(server_id, fd, slot, &head, preread.to_vec())
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-  put(slot, conn);
+  registry::with(|r| r.insert(slot, server_id, conn));
   Ok(())
 }
 
@@ -299,14 +283,52 @@ pub fn reject(request_id: u32, answer: Option<BufferSlice>) {
   Conn::reject(request_id, answer.as_deref());
 }
 
-/// Forgets a closed connection's slot (after its CLOSED event).
+/// Forgets a closed connection's slot (after its CLOSED event), with its
+/// topic subscriptions.
 #[napi]
 pub fn release(slot: u32) {
-  SOCKETS.with(|s| {
-    if let Some(c) = s.borrow_mut().get_mut(slot as usize) {
-      *c = None;
-    }
-  });
+  registry::with(|r| r.remove(slot));
+}
+
+#[napi]
+pub fn subscribe(slot: u32, topic: String) -> bool {
+  registry::with(|r| r.subscribe(slot, &topic))
+}
+
+#[napi]
+pub fn unsubscribe(slot: u32, topic: String) -> bool {
+  registry::with(|r| r.unsubscribe(slot, &topic))
+}
+
+#[napi]
+pub fn is_subscribed(slot: u32, topic: String) -> bool {
+  registry::with(|r| r.is_subscribed(slot, &topic))
+}
+
+#[napi]
+pub fn topics(slot: u32) -> Vec<String> {
+  registry::with(|r| r.topics_of(slot))
+}
+
+/// Frames the message once and queues it to every subscriber of `topic`
+/// (but `except`, a slot, or -1). Returns the number of recipients.
+#[napi]
+pub fn publish(topic: String, data: Either<String, BufferSlice>, opcode: u32, except: i32) -> u32 {
+  let except = (except >= 0).then_some(except as u32);
+  registry::with(|r| match &data {
+    Either::A(s) => r.publish(&topic, opcode as u8, s.as_bytes(), except),
+    Either::B(b) => r.publish(&topic, opcode as u8, b, except),
+  })
+}
+
+/// Like `publish`, to every open connection of a server.
+#[napi]
+pub fn broadcast(server_id: u32, data: Either<String, BufferSlice>, opcode: u32, except: i32) -> u32 {
+  let except = (except >= 0).then_some(except as u32);
+  registry::with(|r| match &data {
+    Either::A(s) => r.broadcast(server_id, opcode as u8, s.as_bytes(), except),
+    Either::B(b) => r.broadcast(server_id, opcode as u8, b, except),
+  })
 }
 
 /// Queues a frame with a Buffer/Uint8Array payload. False once closing.

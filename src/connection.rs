@@ -382,6 +382,17 @@ impl Conn {
     true
   }
 
+  /// Queues an already framed message (a publish framed it once for all).
+  pub fn send_framed(self: &Arc<Self>, framed: &[u8]) -> bool {
+    let mut out = self.lock();
+    if !out.open_for_data() {
+      return false;
+    }
+    out.buf.extend_from_slice(framed);
+    self.mark_dirty(&mut out);
+    true
+  }
+
   /// Queues a close frame (`code` None = no body) and starts the close
   /// timer. After the peer's close frame (this is the answer to it) or with
   /// `end`, the connection is ended once the frame is written, as ws does.

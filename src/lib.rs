@@ -7,6 +7,8 @@
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
 //! - `bridge`: batching events from all connections to the JS thread.
 //! - `pool`: reuse of the buffers large messages are handed over in.
+//! - `registry`: the JS thread's open connections by slot, server and topic
+//!   (sends, native publish and broadcast).
 //! - `binding`: the napi boundary, the only module that knows about JS.
 
 pub mod bridge;
@@ -14,6 +16,7 @@ pub mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod pool;
+pub mod registry;
 pub mod runtime;
 pub mod server;
 

@@ -1,0 +1,161 @@
+//! The JS thread's view of open connections: by slot (the id JS and the
+//! event bridge use), by server, and by topic. Only the JS thread touches it
+//! (it lives in a thread-local), so a send is a slot lookup with no lock and
+//! no JS wrapper object per connection, and a publish fans out in Rust.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::connection::Conn;
+use crate::frame;
+
+struct Entry {
+  conn: Arc<Conn>,
+  server: u32,
+  topics: Vec<Arc<str>>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+  slots: Vec<Option<Entry>>,
+  servers: HashMap<u32, HashSet<u32>>,
+  topics: HashMap<Arc<str>, HashSet<u32>>,
+}
+
+thread_local! {
+  static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+}
+
+/// Runs `f` with the JS thread's registry.
+pub fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+  REGISTRY.with(|r| f(&mut r.borrow_mut()))
+}
+
+impl Registry {
+  pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
+    let i = slot as usize;
+    if self.slots.len() <= i {
+      self.slots.resize_with(i + 1, || None);
+    }
+    self.slots[i] = Some(Entry { conn, server, topics: Vec::new() });
+    self.servers.entry(server).or_default().insert(slot);
+  }
+
+  pub fn remove(&mut self, slot: u32) {
+    let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+      return;
+    };
+    if let Some(members) = self.servers.get_mut(&entry.server) {
+      members.remove(&slot);
+      if members.is_empty() {
+        self.servers.remove(&entry.server);
+      }
+    }
+    for t in entry.topics {
+      self.leave(&t, slot);
+    }
+  }
+
+  pub fn get(&self, slot: u32) -> Option<&Arc<Conn>> {
+    self.slots.get(slot as usize).and_then(|e| e.as_ref()).map(|e| &e.conn)
+  }
+
+  fn leave(&mut self, topic: &str, slot: u32) {
+    if let Some(set) = self.topics.get_mut(topic) {
+      set.remove(&slot);
+      if set.is_empty() {
+        self.topics.remove(topic);
+      }
+    }
+  }
+
+  /// False if already subscribed (or not open).
+  pub fn subscribe(&mut self, slot: u32, topic: &str) -> bool {
+    let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
+      return false;
+    };
+    if entry.topics.iter().any(|t| &**t == topic) {
+      return false;
+    }
+    let key: Arc<str> = match self.topics.get_key_value(topic) {
+      Some((k, _)) => k.clone(),
+      None => Arc::from(topic),
+    };
+    entry.topics.push(key.clone());
+    self.topics.entry(key).or_default().insert(slot);
+    true
+  }
+
+  /// False if it was not subscribed.
+  pub fn unsubscribe(&mut self, slot: u32, topic: &str) -> bool {
+    let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
+      return false;
+    };
+    let Some(i) = entry.topics.iter().position(|t| &**t == topic) else {
+      return false;
+    };
+    entry.topics.swap_remove(i);
+    self.leave(topic, slot);
+    true
+  }
+
+  pub fn is_subscribed(&self, slot: u32, topic: &str) -> bool {
+    matches!(self.slots.get(slot as usize), Some(Some(e)) if e.topics.iter().any(|t| &**t == topic))
+  }
+
+  pub fn topics_of(&self, slot: u32) -> Vec<String> {
+    match self.slots.get(slot as usize) {
+      Some(Some(e)) => e.topics.iter().map(|t| t.to_string()).collect(),
+      _ => Vec::new(),
+    }
+  }
+
+  /// Frames `payload` once and queues it to every subscriber of `topic`
+  /// (except `except`). Returns how many connections it was queued to.
+  pub fn publish(&self, topic: &str, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
+    match self.topics.get(topic) {
+      Some(set) => self.fan_out(set.iter().copied(), opcode, payload, except),
+      None => 0,
+    }
+  }
+
+  /// Like `publish`, to every open connection of a server.
+  pub fn broadcast(&self, server: u32, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
+    match self.servers.get(&server) {
+      Some(set) => self.fan_out(set.iter().copied(), opcode, payload, except),
+      None => 0,
+    }
+  }
+
+  fn fan_out(&self, slots: impl Iterator<Item = u32>, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
+    let mut framed = Vec::with_capacity(payload.len() + 10);
+    frame::write_frame(&mut framed, true, opcode, payload, None);
+    let mut n = 0;
+    for slot in slots {
+      if Some(slot) == except {
+        continue;
+      }
+      if let Some(conn) = self.get(slot) {
+        if conn.send_framed(&framed) {
+          n += 1;
+        }
+      }
+    }
+    n
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn topics_follow_subscriptions_and_closes() {
+    let mut r = Registry::default();
+    // Topic bookkeeping does not need live connections: use none.
+    r.slots.resize_with(3, || None);
+    assert!(!r.subscribe(0, "a"), "a closed slot cannot subscribe");
+    assert_eq!(r.publish("a", frame::OP_TEXT, b"x", None), 0);
+  }
+}
