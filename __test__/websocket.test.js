@@ -291,10 +291,14 @@ test('large messages (handed over without a copy) keep their order among small o
 
 test('native publish and broadcast reach the right sockets, framed once', async (t) => {
   const { wss, url } = await listen(impls.wsrs);
+  // One at a time, so that server[i] is the server side of clients[i].
   const server = [];
-  wss.on('connection', (ws) => server.push(ws));
-  const clients = await Promise.all([connect(url), connect(url), connect(url)]);
-  while (server.length < 3) await delay(10);
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    const conn = once(wss, 'connection');
+    clients.push(await connect(url));
+    server.push((await conn)[0]);
+  }
   t.true(server[0].subscribe('news'));
   t.false(server[0].subscribe('news'));
   t.true(server[1].subscribe('news'));

@@ -200,7 +200,10 @@ function dispatch(cursor) {
       }
       case K_DRAIN: {
         const ws = sockets[id];
-        if (ws !== undefined && waiting.delete(ws)) ws._settleSendCallbacks(null);
+        if (ws !== undefined) {
+          if (waiting.delete(ws)) ws._settleSendCallbacks(null);
+          ws._onDrain();
+        }
         break;
       }
       case K_SERVER_ERROR: {

@@ -47,6 +47,9 @@ class WebSocketServer extends EventEmitter {
       heartbeat: null,
       handshakeTimeout: 30000,
       maxHeaderSize: 16 * 1024,
+      maxConnections: 0,
+      maxBufferedAmount: 16 * 1024 * 1024,
+      backpressure: 'close',
       WebSocket,
       ...options
     };
@@ -59,6 +62,9 @@ class WebSocketServer extends EventEmitter {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
     this._heartbeat = normalizeHeartbeat(options.heartbeat);
+    if (options.backpressure !== 'close' && options.backpressure !== 'drop') {
+      throw new TypeError('The "backpressure" option must be "close" or "drop"');
+    }
     if (options.perMessageDeflate === true) options.perMessageDeflate = {};
     if (options.clientTracking) {
       this.clients = new Set();
@@ -86,7 +92,9 @@ class WebSocketServer extends EventEmitter {
       heartbeatInterval: this._heartbeat ? this._heartbeat.interval : 0,
       heartbeatTimeout: this._heartbeat ? this._heartbeat.timeout : 0,
       handshakeTimeout: Number(options.handshakeTimeout) || 0,
-      maxHeaderSize: options.maxHeaderSize >>> 0
+      maxHeaderSize: options.maxHeaderSize >>> 0,
+      maxBufferedAmount: Number(options.maxBufferedAmount) || 0,
+      backpressure: options.backpressure
     });
 
     if (port !== null) {
@@ -281,6 +289,9 @@ class WebSocketServer extends EventEmitter {
       );
     }
     if (this._state > RUNNING) return abortHandshake(socket, 503);
+    if (this.options.maxConnections > 0 && this._openSockets >= this.options.maxConnections) {
+      return abortHandshake(socket, 503);
+    }
 
     const digest = createHash('sha1')
       .update(key + GUID)

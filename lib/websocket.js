@@ -29,6 +29,11 @@ const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
+// What a native send did.
+const SENT = 0;
+const NOT_OPEN = 1;
+const OVERFLOW = 3;
+
 const OP_CONT = 0;
 const OP_TEXT = 1;
 const OP_BINARY = 2;
@@ -216,8 +221,7 @@ class WebSocket extends EventEmitter {
     if (buf.length > 125) {
       throw new RangeError('The data size must not be greater than 125 bytes');
     }
-    binding.sendBuffer(this._slot, buf, opcode, true);
-    this._afterSend(cb);
+    this._afterSend(binding.sendBuffer(this._slot, buf, opcode, true), cb);
   }
 
   send(data, options, cb) {
@@ -244,6 +248,7 @@ class WebSocket extends EventEmitter {
     const opcode = this._firstFragment ? (binary ? OP_BINARY : OP_TEXT) : OP_CONT;
     this._firstFragment = fin;
 
+    let result;
     if (isString) {
       // The same string sent to many sockets in a row (a broadcast loop) is
       // encoded once.
@@ -252,26 +257,62 @@ class WebSocket extends EventEmitter {
           lastString = data;
           lastEncoded = Buffer.from(data);
         }
-        binding.sendBuffer(this._slot, lastEncoded, opcode, fin);
+        result = binding.sendBuffer(this._slot, lastEncoded, opcode, fin);
       } else {
-        binding.sendString(this._slot, data, opcode, fin);
+        result = binding.sendString(this._slot, data, opcode, fin);
       }
     } else if (isBlob(data)) {
       throw new TypeError('Sending a Blob is not supported yet by wsrs; send its arrayBuffer() instead');
     } else {
-      binding.sendBuffer(this._slot, data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data), opcode, fin);
+      const buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+      result = binding.sendBuffer(this._slot, buf, opcode, fin);
     }
-    this._afterSend(cb);
+    this._afterSend(result, cb);
   }
 
-  /** @private */
-  _afterSend(cb) {
+  /**
+   * `result` is what the native send did: 0 queued, 1 not open, 2 dropped
+   * (buffer limit, `backpressure: 'drop'`), 3 buffer limit: terminating.
+   * @private
+   */
+  _afterSend(result, cb) {
+    if (result !== SENT) {
+      if (result !== NOT_OPEN) this._onBufferLimit(result === OVERFLOW);
+      if (typeof cb === 'function') {
+        const err = new Error(
+          result === NOT_OPEN
+            ? `WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`
+            : 'The send buffer is full: the peer does not read fast enough'
+        );
+        if (result !== NOT_OPEN) err.code = 'WSRS_ERR_BUFFER_FULL';
+        process.nextTick(cb, err);
+      }
+      return;
+    }
     if (typeof cb === 'function') {
       if (this._sendCallbacks === null) this._sendCallbacks = [];
       this._sendCallbacks.push(cb);
       native.waitForWrite(this);
     }
     native.scheduleFlush();
+  }
+
+  /** A send went over `maxBufferedAmount`. @private */
+  _onBufferLimit(terminating) {
+    if (terminating && this._readyState === OPEN) {
+      this._readyState = CLOSING;
+      const err = new Error('The send buffer is full: the peer does not read fast enough');
+      err.code = 'WSRS_ERR_BUFFER_FULL';
+      if (!this._errorEmitted && this.listenerCount('error') > 0) {
+        this._errorEmitted = true;
+        this.emit('error', err);
+      }
+    }
+  }
+
+  /** The socket's stalled writes are all written (beyond ws). @private */
+  _onDrain() {
+    this.emit('drain');
   }
 
   /** Calls the send callbacks whose data is written (err = null) or lost. @private */

@@ -15,7 +15,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::bridge::{self, Batch, Waker};
-use crate::connection::{Conn, ConnOptions};
+use crate::connection::{Conn, ConnOptions, Sent};
 use crate::frame::Limits;
 use crate::registry;
 use crate::pool;
@@ -176,6 +176,10 @@ pub struct ServerOptions {
   pub heartbeat_timeout: f64,
   pub handshake_timeout: f64,
   pub max_header_size: u32,
+  /// Bytes; 0 = no limit.
+  pub max_buffered_amount: f64,
+  /// "close" or "drop".
+  pub backpressure: String,
 }
 
 #[napi(object)]
@@ -204,6 +208,8 @@ pub fn create_server(server_id: u32, o: ServerOptions) {
     auto_pong: o.auto_pong,
     max_pending_auto_pongs: o.max_pending_auto_pongs,
     close_timeout: millis(o.close_timeout),
+    max_buffered: if o.max_buffered_amount.is_finite() && o.max_buffered_amount > 0.0 { o.max_buffered_amount as usize } else { 0 },
+    drop_when_full: o.backpressure == "drop",
   };
   Server::create(
     server_id,
@@ -331,16 +337,26 @@ pub fn broadcast(server_id: u32, data: Either<String, BufferSlice>, opcode: u32,
   })
 }
 
-/// Queues a frame with a Buffer/Uint8Array payload. False once closing.
-#[napi]
-pub fn send_buffer(slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> bool {
-  with(slot, false, |c| c.send(opcode as u8, fin, &data))
+fn sent(r: Sent) -> u32 {
+  match r {
+    Sent::Queued => 0,
+    Sent::NotOpen => 1,
+    Sent::Dropped => 2,
+    Sent::Overflow => 3,
+  }
 }
 
-/// Queues a frame with a string payload (sent as UTF-8).
+/// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
+/// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
 #[napi]
-pub fn send_string(slot: u32, data: String, opcode: u32, fin: bool) -> bool {
-  with(slot, false, |c| c.send(opcode as u8, fin, data.as_bytes()))
+pub fn send_buffer(slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> u32 {
+  with(slot, 1, |c| sent(c.send(opcode as u8, fin, &data)))
+}
+
+/// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
+#[napi]
+pub fn send_string(slot: u32, data: String, opcode: u32, fin: bool) -> u32 {
+  with(slot, 1, |c| sent(c.send(opcode as u8, fin, data.as_bytes())))
 }
 
 /// Sends a close frame (`code` undefined = no body). With `end`, or in

@@ -44,6 +44,23 @@ pub struct ConnOptions {
   /// 0 = no limit.
   pub max_pending_auto_pongs: u32,
   pub close_timeout: Duration,
+  /// Bytes a connection may have queued for a slow reader (0 = no limit).
+  pub max_buffered: usize,
+  /// What happens to a send past `max_buffered`: drop it, or end the
+  /// connection.
+  pub drop_when_full: bool,
+}
+
+/// What `send` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+  Queued,
+  /// Not open for data any more (closing or closed).
+  NotOpen,
+  /// Over `max_buffered`, dropped (the connection stays open).
+  Dropped,
+  /// Over `max_buffered`: the connection is being terminated.
+  Overflow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,11 +358,23 @@ impl Conn {
     conn.notify.notify_one();
   }
 
-  /// Queues one data frame. False if the connection no longer sends.
-  pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8]) -> bool {
+  /// Queues one data frame, within the connection's buffer limit.
+  pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8]) -> Sent {
     let mut out = self.lock();
     if !out.open_for_data() {
-      return false;
+      return Sent::NotOpen;
+    }
+    let max = self.opts.max_buffered;
+    if max > 0 && out.buffered() + payload.len() > max {
+      // A reader too slow for what is sent to it: memory must not grow
+      // without bound.
+      if self.opts.drop_when_full {
+        return Sent::Dropped;
+      }
+      out.terminate = true;
+      drop(out);
+      self.notify.notify_one();
+      return Sent::Overflow;
     }
     if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked {
       // A large payload with nothing queued before it: write it now, straight
@@ -356,7 +385,7 @@ impl Conn {
       let stream = out.stream.clone().unwrap();
       let written = write_vectored_all(stream.get_ref(), &header, payload);
       match written {
-        Ok(n) if n == header.len() + payload.len() => return true,
+        Ok(n) if n == header.len() + payload.len() => return Sent::Queued,
         Ok(n) => {
           if n < header.len() {
             out.buf.extend_from_slice(&header[n..]);
@@ -367,25 +396,34 @@ impl Conn {
           out.blocked = true;
           drop(out);
           self.notify.notify_one();
-          return true;
+          return Sent::Queued;
         }
         Err(_) => {
           out.write_failed = true;
           drop(out);
           self.notify.notify_one();
-          return true;
+          return Sent::Queued;
         }
       }
     }
     frame::write_frame(&mut out.buf, fin, opcode, payload, None);
     self.mark_dirty(&mut out);
-    true
+    Sent::Queued
   }
 
   /// Queues an already framed message (a publish framed it once for all).
   pub fn send_framed(self: &Arc<Self>, framed: &[u8]) -> bool {
     let mut out = self.lock();
     if !out.open_for_data() {
+      return false;
+    }
+    let max = self.opts.max_buffered;
+    if max > 0 && out.buffered() + framed.len() > max {
+      if !self.opts.drop_when_full {
+        out.terminate = true;
+        drop(out);
+        self.notify.notify_one();
+      }
       return false;
     }
     out.buf.extend_from_slice(framed);
@@ -885,6 +923,8 @@ mod tests {
         auto_pong: true,
         max_pending_auto_pongs: 0,
         close_timeout: Duration::from_secs(1),
+        max_buffered: 0,
+        drop_when_full: false,
       };
       let conn = Conn::new(opts, stream.clone());
       let fut = run(conn.clone(), stream, Vec::new(), |_| {});
