@@ -6,6 +6,7 @@
 //! loadgen broadcast  PORT CONNS WINDOW SIZE SECONDS
 //! loadgen handshakes PORT COUNT CONCURRENCY
 //! loadgen idle       PORT CONNS SECONDS
+//! loadgen soak       PORT CONNS RATE SECONDS
 //! ```
 //! Prints one JSON line with the results.
 
@@ -332,6 +333,130 @@ async fn idle(port: u16, conns: usize, secs: f64) -> String {
   "{\"done\":true}".to_string()
 }
 
+/// CONNS connections, each sending a sequence-numbered message every
+/// `conns / rate` seconds for SECONDS, checking that every echo comes back,
+/// in order. Then closes them all.
+async fn soak(port: u16, conns: usize, rate: f64, secs: f64) -> String {
+  #[derive(Default)]
+  struct Soak {
+    sent: u64,
+    received: u64,
+    reordered: u64,
+    errors: u64,
+  }
+  let st = Rc::new(RefCell::new(Soak::default()));
+  let mut streams = Vec::with_capacity(conns);
+  for wave in (0..conns).collect::<Vec<_>>().chunks(200) {
+    let mut hs = Vec::new();
+    for _ in wave {
+      hs.push(tokio::task::spawn_local(handshake(port)));
+    }
+    for h in hs {
+      match h.await {
+        Ok(Ok(s)) => streams.push(s),
+        _ => st.borrow_mut().errors += 1,
+      }
+    }
+  }
+  println!("{{\"ready\":{}}}", streams.len());
+  let period = Duration::from_secs_f64(conns as f64 / rate.max(1.0));
+  let start = Instant::now();
+  let end = start + Duration::from_secs_f64(secs);
+  let mut tasks = Vec::new();
+  for (i, s) in streams.into_iter().enumerate() {
+    let st = st.clone();
+    tasks.push(tokio::task::spawn_local(async move {
+      let (mut rd, mut wr) = s.into_split();
+      // Spread the connections' ticks over the period.
+      let offset = period.mul_f64(i as f64 / conns as f64);
+      let mut tick = tokio::time::interval_at((start + offset).into(), period);
+      let mut next_expected: u64 = 0;
+      let mut seq: u64 = 0;
+      let mut buf = vec![0u8; 4096];
+      let mut have = 0;
+      loop {
+        tokio::select! {
+          _ = tick.tick() => {
+            if Instant::now() >= end {
+              break;
+            }
+            if wr.write_all(&client_frame(2, &seq.to_le_bytes())).await.is_err() {
+              st.borrow_mut().errors += 1;
+              return;
+            }
+            seq += 1;
+            st.borrow_mut().sent += 1;
+          }
+          r = rd.read(&mut buf[have..]) => {
+            let n = match r {
+              Ok(0) | Err(_) => { st.borrow_mut().errors += 1; return; }
+              Ok(n) => n,
+            };
+            have += n;
+            let mut got = Vec::new();
+            let used = parse_frames(&buf[..have], |op, p| {
+              if op == 2 && p.len() == 8 {
+                got.push(u64::from_le_bytes(p.try_into().unwrap()));
+              }
+            });
+            buf.copy_within(used..have, 0);
+            have -= used;
+            let mut s = st.borrow_mut();
+            for g in got {
+              s.received += 1;
+              if g != next_expected {
+                s.reordered += 1;
+              }
+              next_expected = g + 1;
+            }
+          }
+        }
+      }
+      // Collect the last echoes, then close cleanly.
+      let drain = async {
+        while next_expected < seq {
+          let n = match rd.read(&mut buf[have..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+          };
+          have += n;
+          let mut got = Vec::new();
+          let used = parse_frames(&buf[..have], |op, p| {
+            if op == 2 && p.len() == 8 {
+              got.push(u64::from_le_bytes(p.try_into().unwrap()));
+            }
+          });
+          buf.copy_within(used..have, 0);
+          have -= used;
+          let mut s = st.borrow_mut();
+          for g in got {
+            s.received += 1;
+            if g != next_expected {
+              s.reordered += 1;
+            }
+            next_expected = g + 1;
+          }
+        }
+      };
+      let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+      let _ = wr.write_all(&client_frame(8, &1000u16.to_be_bytes())).await;
+      let _ = wr.shutdown().await;
+    }));
+  }
+  for t in tasks {
+    let _ = t.await;
+  }
+  let s = st.borrow();
+  format!(
+    "{{\"sent\":{},\"received\":{},\"lost\":{},\"reordered\":{},\"errors\":{}}}",
+    s.sent,
+    s.received,
+    s.sent - s.received.min(s.sent),
+    s.reordered,
+    s.errors
+  )
+}
+
 fn main() {
   let args: Vec<String> = std::env::args().collect();
   let num = |i: usize| -> f64 { args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| usage()) };
@@ -347,6 +472,7 @@ fn main() {
       "broadcast" => broadcast(port, num(3) as usize, num(4) as usize, num(5) as usize, num(6)).await,
       "handshakes" => handshakes(port, num(3) as usize, num(4) as usize).await,
       "idle" => idle(port, num(3) as usize, num(4)).await,
+      "soak" => soak(port, num(3) as usize, num(4), num(5)).await,
       _ => usage(),
     }
   });
@@ -356,7 +482,7 @@ fn main() {
 fn usage() -> ! {
   eprintln!(
     "usage: loadgen echo PORT CONNS INFLIGHT SIZE SECONDS | broadcast PORT CONNS WINDOW SIZE SECONDS | \
-     handshakes PORT COUNT CONCURRENCY | idle PORT CONNS SECONDS"
+     handshakes PORT COUNT CONCURRENCY | idle PORT CONNS SECONDS | soak PORT CONNS RATE SECONDS"
   );
   std::process::exit(2)
 }
