@@ -158,6 +158,18 @@ declare class WebSocket extends EventEmitter {
   terminate(): void;
 
   /**
+   * wsrs only. Subscribes this socket to `topic`, for `Server#publish()`
+   * (fanned out in Rust). Returns false if it was already subscribed.
+   */
+  subscribe(topic: string): boolean;
+  /** wsrs only. Returns false if it was not subscribed. */
+  unsubscribe(topic: string): boolean;
+  /** wsrs only. */
+  isSubscribed(topic: string): boolean;
+  /** wsrs only. The topics this socket is subscribed to. */
+  getTopics(): string[];
+
+  /**
    * Stops emitting `'message'` (and reading from the network) until
    * `resume()`. A no-op while `CONNECTING` or once `CLOSED`.
    */
@@ -201,6 +213,8 @@ declare class WebSocket extends EventEmitter {
   on(event: 'message', listener: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void): this;
   on(event: 'open', listener: (this: WebSocket) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  /** wsrs only: the writes a slow peer had stalled are all written. */
+  on(event: 'drain', listener: (this: WebSocket) => void): this;
   on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
   on(
     event: 'unexpected-response',
@@ -560,6 +574,29 @@ declare namespace WebSocket {
      * Large). Default: 16384.
      */
     maxHeaderSize?: number | undefined;
+    /**
+     * wsrs only. The most bytes a socket may have queued for a peer that does
+     * not read (0 = no limit). Past it, `backpressure` decides. Default: 16 MiB.
+     */
+    maxBufferedAmount?: number | undefined;
+    /**
+     * wsrs only. What a send past `maxBufferedAmount` does: `'close'`
+     * terminates the connection (an `'error'` with code
+     * `WSRS_ERR_BUFFER_FULL`, then `'close'` 1006); `'drop'` discards the
+     * message (its callback gets that error) and keeps the connection.
+     * Default: `'close'`.
+     */
+    backpressure?: 'close' | 'drop' | undefined;
+    /** wsrs only. Upgrades past this many open connections get 503 (0 = no limit). Default: 0. */
+    maxConnections?: number | undefined;
+  }
+
+  /** Options of `Server#publish()` and `Server#broadcast()` (wsrs only). */
+  interface PublishOptions {
+    /** Send as a binary frame. Default: true unless the data is a string. */
+    binary?: boolean | undefined;
+    /** A socket to leave out (e.g. the sender). */
+    except?: WebSocket | undefined;
   }
 
   /** The address a server listens on (see `Server#address()`). */
@@ -622,6 +659,22 @@ declare namespace WebSocket {
      * @types/ws's, kept so that wsrs and ws servers stay assignable to each other.
      */
     shouldHandle(request: InstanceType<U>): boolean | Promise<boolean>;
+    /**
+     * wsrs only. Sends `data` to every socket subscribed to `topic`, framed
+     * once and fanned out in Rust. Returns the number of recipients.
+     */
+    publish(topic: string, data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: PublishOptions): number;
+    /**
+     * wsrs only. Sends `data` (string, Buffer, ArrayBuffer or a view) to every
+     * open socket of this server, like `clients.forEach(c => c.send(data))`
+     * but framed once and fanned out in Rust; `options` as for `publish`.
+     * Returns the number of recipients.
+     *
+     * Typed loosely on purpose: ws code often defines its own `broadcast`
+     * (`wss.broadcast = function (data) { ... }`, or in a subclass), which
+     * must keep compiling (and, at runtime, simply replaces this one).
+     */
+    broadcast(data: any, options?: any): any;
 
     // Events. 'connection': an upgrade completed (with the request it came
     // in); 'headers': the 101 response's header lines, which a listener may

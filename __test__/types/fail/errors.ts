@@ -56,3 +56,4 @@ ws.addEventListener('other', () => {}); // error
 const addr: { port: number } = wss.address(); // error
 
 export {};
+new WebSocketServer({ noServer: true, backpressure: 'ignore' }); // error

@@ -187,3 +187,16 @@ const augmented = new WebSocketServer({ noServer: true });
 const id: string = augmented.getWebSocketId();
 
 export { id };
+
+// wsrs's fan-out, backpressure and connection limit.
+{
+  const wss = new WebSocket.WebSocketServer({ port: 8080, maxBufferedAmount: 1 << 20, backpressure: 'drop', maxConnections: 1000 });
+  wss.on('connection', (ws) => {
+    const fresh: boolean = ws.subscribe('room:1');
+    const topics: string[] = ws.getTopics();
+    ws.on('drain', () => ws.unsubscribe('room:1'));
+    const n: number = wss.publish('room:1', Buffer.from('hi'), { binary: false, except: ws });
+    void [fresh, topics, n, ws.isSubscribed('x')];
+  });
+  wss.broadcast('to everyone');
+}
