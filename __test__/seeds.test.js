@@ -519,10 +519,33 @@ test.serial('seed 004: WebSocketServer broadcast snippet (binary flag kept, clos
   }
 });
 
-// Seed 004's second snippet (fixture 004-express-ws.js) uses express-ws,
-// which creates its WebSocketServer with the `server` option (the app's HTTP
-// server). That option was not supported by wsrs when this file was written
-// (lib/websocket-server.js has since started to accept it), and express and
-// express-ws are not installed here (not devDependencies). Turn this into a
-// differential test like the others once both hold.
-test.todo('seed 004: express-ws snippet (needs the `server` option and express/express-ws)');
+// Seed 004's second snippet: express-ws creates its WebSocketServer with the
+// `server` option (the app's own HTTP server), so Node parses the upgrade and
+// wsrs takes the socket over. express-ws itself does `require('ws')`, which
+// the preload resolves to the implementation under test.
+test.serial('seed 004: express-ws snippet (the /talk WebSocket route and the plain /data route)', async (t) => {
+  const { both } = await differential(t, fx('004-express-ws.js'), {
+    port: 8080,
+    async scenario(ctx) {
+      const A = await ctx.connect('A', { path: '/talk' });
+      await ctx.waitStdout(1);
+      // No route for this path: express-ws closes the socket.
+      const B = await ctx.connect('B', { path: '/nowhere' });
+      await ctx.waitFor(() => B.close !== null, 3000);
+      const data = await fetch('http://127.0.0.1:8080/data').then((r) => r.text());
+      A.ws.send('hello');
+      await ctx.sleep(50);
+      await ctx.closeClient(A);
+      return { data };
+    }
+  });
+  for (const { tr } of both) {
+    t.deepEqual(tr.stdout, ['连接了']);
+    t.is(tr.data, '122222');
+    t.true(tr.clients.A.opened);
+    t.deepEqual(tr.clients.A.close, [1005, '']);
+    t.true(tr.clients.B.opened);
+    t.deepEqual(tr.clients.B.close, [1005, '']);
+    t.deepEqual(tr.stderr, []);
+  }
+});

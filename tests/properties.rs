@@ -145,3 +145,37 @@ proptest! {
     prop_assert_eq!(parsed.url.as_str(), "/x?y=1");
   }
 }
+
+proptest! {
+  #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+  /// The bridge's batch layout decodes (as lib/native.js does) to exactly
+  /// the events that were appended, in order.
+  #[test]
+  fn batches_decode_to_the_events_appended(events in proptest::collection::vec(
+      (1u32..10, any::<u32>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)) {
+    use wsrs::bridge::Batch;
+    let mut b = Batch::default();
+    for (kind, id, extra, payload) in &events {
+      b.data.extend_from_slice(payload);
+      b.meta.extend_from_slice(&[*kind, *id, payload.len() as u32, *extra]);
+    }
+    let mut out = vec![0u8; b.encoded_len()];
+    b.encode_into(&mut out);
+    // Decode like lib/native.js.
+    let word = |i: usize| u32::from_ne_bytes(out[i * 4..i * 4 + 4].try_into().unwrap());
+    let count = word(0) as usize;
+    prop_assert_eq!(count, events.len());
+    let mut off = 4 + count * 16;
+    for (i, (kind, id, extra, payload)) in events.iter().enumerate() {
+      let base = 1 + i * 4;
+      prop_assert_eq!(word(base), *kind);
+      prop_assert_eq!(word(base + 1), *id);
+      let len = word(base + 2) as usize;
+      prop_assert_eq!(word(base + 3), *extra);
+      prop_assert_eq!(&out[off..off + len], &payload[..]);
+      off += len;
+    }
+    prop_assert_eq!(off, out.len());
+  }
+}

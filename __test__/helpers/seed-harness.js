@@ -115,9 +115,9 @@ function lines(text) {
  * when it opens, or when it fails to (then `opened` is false).
  * `reply(entry)` may return data to send back for a received message.
  */
-function connectClient(port, name, { reply } = {}) {
+function connectClient(port, name, { reply, path = '' } = {}) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
     const c = { name, ws, log: [], close: null, opened: false, localPort: null };
     ws.on('open', () => {
       c.opened = true;

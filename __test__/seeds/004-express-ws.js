@@ -1,7 +1,7 @@
 //! Seed fixture: /work/shared/seeds/004_450b57cbda3a9b2f.txt, the ```js block under "#### `ws` + `express` 的使用".
 //! Copied verbatim (the harness reads these //! lines as a header, see __test__/seeds.test.js).
-//! Not run yet (test.todo): express-ws passes the `server` option, which wsrs did not support,
-//! and express/express-ws are not installed.
+//! express-ws creates the WebSocketServer with the `server` option; its require('ws') is resolved
+//! to the implementation under test by the harness's preload.
 
 const express = require("express");
 

@@ -1,0 +1,124 @@
+'use strict';
+
+// Faults: peers that reset at every stage, servers and sockets torn down in
+// the middle of traffic. No crash, no leaked file descriptor, no leaked JS
+// socket, and the other connections unaffected.
+
+const test = require('ava');
+const fs = require('fs');
+const { closeServer, connect, delay, frame, impls, listen, messages, once, raw, rawWebSocket, upgradeRequest } = require('./helpers');
+
+const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+
+/** Waits until `fn()` is true (polling), or fails after `ms`. */
+async function eventually(t, fn, ms = 3000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (fn()) return;
+    await delay(20);
+  }
+  t.fail('condition never held');
+}
+
+test.serial('resets mid-handshake, mid-frame and during the close handshake leak nothing', async (t) => {
+  const { wss, port, url } = await listen(impls.wsrs, { closeTimeout: 500 });
+  wss.on('connection', (ws) => ws.on('message', (m, b) => ws.send(m, { binary: b })));
+  const witness = await connect(url);
+  await delay(50);
+  const before = fdCount();
+
+  for (let i = 0; i < 20; i++) {
+    // Half a request line, then a reset.
+    const a = await raw(port);
+    a.write('GET / HTTP/1.1\r\nHost: x\r\nUpgr');
+    a.resetAndDestroy();
+    // A full request, reset before the 101 is read.
+    const b = await raw(port);
+    b.write(upgradeRequest());
+    b.resetAndDestroy();
+    // Open, then reset in the middle of a frame.
+    const c = await rawWebSocket(port);
+    c.write(frame(2, Buffer.alloc(4000)).subarray(0, 50));
+    c.resetAndDestroy();
+    // Open, send a close frame, reset before the answer.
+    const d = await rawWebSocket(port);
+    d.write(frame(8, Buffer.from([0x03, 0xe8])));
+    d.resetAndDestroy();
+  }
+  // Every socket the server accepted is gone, and its fds with it.
+  await eventually(t, () => wss.clients.size === 1 && fdCount() <= before);
+  t.is(wss.clients.size, 1);
+  const got = messages(witness, 1);
+  witness.send('still fine');
+  t.deepEqual(await got, [['still fine', false]]);
+  witness.close();
+  await closeServer(wss);
+  await eventually(t, () => fdCount() <= before - 1);
+});
+
+test.serial('wss.close() and terminate() in the middle of traffic', async (t) => {
+  const { wss, url } = await listen(impls.wsrs);
+  const sockets = [];
+  wss.on('connection', (ws) => {
+    sockets.push(ws);
+    ws.on('message', (m) => ws.send(m));
+  });
+  const clients = await Promise.all(Array.from({ length: 50 }, () => connect(url)));
+  for (const c of clients) c.on('error', () => {});
+  let flowing = true;
+  const pump = (async () => {
+    while (flowing) {
+      for (const c of clients) if (c.readyState === 1) c.send('x'.repeat(100));
+      await delay(1);
+    }
+  })();
+  await delay(100);
+  const serverClosed = new Promise((resolve) => wss.close(resolve));
+  // Half of the sockets terminated mid-traffic, the rest closed by their clients.
+  sockets.slice(0, 25).forEach((s) => s.terminate());
+  await delay(50);
+  clients.slice(25).forEach((c) => c.close());
+  await serverClosed;
+  flowing = false;
+  await pump;
+  t.true(sockets.every((s) => s.readyState === s.CLOSED));
+  t.is(wss.clients.size, 0);
+});
+
+test.serial('thousands of connections closing at once', async (t) => {
+  const { wss, url } = await listen(impls.wsrs);
+  let closes = 0;
+  wss.on('connection', (ws) => ws.on('close', () => closes++));
+  const before = fdCount();
+  const clients = [];
+  for (let i = 0; i < 2000; i += 200) {
+    clients.push(...(await Promise.all(Array.from({ length: 200 }, () => connect(url)))));
+  }
+  await eventually(t, () => wss.clients.size === 2000);
+  for (const c of clients) c.terminate();
+  await eventually(t, () => closes === 2000, 10000);
+  t.is(wss.clients.size, 0);
+  await eventually(t, () => fdCount() <= before);
+  await closeServer(wss);
+});
+
+test.serial('a closed server process keeps no native handle: a script exits with its sockets open elsewhere', async (t) => {
+  // Sockets the server accepted but that were reset before JS accepted them
+  // are released, and the event loop is not held open by them.
+  const { execFile } = require('child_process');
+  const path = require('path');
+  const script = `
+    const W = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const net = require('net');
+    const wss = new W.WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient: (i, cb) => setTimeout(() => cb(true), 50) }, () => {
+      const s = net.connect(wss.address().port, '127.0.0.1', () => {
+        s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n');
+        setTimeout(() => { s.destroy(); wss.close(() => console.log('closed')); }, 10);
+      });
+    });`;
+  const r = await new Promise((resolve) =>
+    execFile(process.execPath, ['-e', script], { timeout: 10000 }, (err, stdout) => resolve({ err, stdout }))
+  );
+  t.is(r.err, null);
+  t.is(r.stdout.trim(), 'closed');
+});
