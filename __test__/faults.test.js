@@ -8,7 +8,14 @@ const test = require('ava');
 const fs = require('fs');
 const { closeServer, connect, delay, frame, impls, listen, messages, once, raw, rawWebSocket, upgradeRequest } = require('./helpers');
 
+const native = require('../lib/native');
+
 const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+/** Nothing left behind: no task, pending upgrade, socket, topic or loop reference. */
+const idle = () => {
+  const s = native.stats();
+  return s.tasks === 0 && s.pending === 0 && s.sockets === 0 && s.topics === 0 && s.jsSockets === 0 && s.refs === 0;
+};
 
 /** Waits until `fn()` is true (polling), or fails after `ms`. */
 async function eventually(t, fn, ms = 3000) {
@@ -54,6 +61,8 @@ test.serial('resets mid-handshake, mid-frame and during the close handshake leak
   witness.close();
   await closeServer(wss);
   await eventually(t, () => fdCount() <= before - 1);
+  await eventually(t, idle);
+  t.deepEqual(native.stats(), { tasks: 0, pending: 0, sockets: 0, topics: 0, jsSockets: 0, servers: 0, refs: 0 });
 });
 
 test.serial('wss.close() and terminate() in the middle of traffic', async (t) => {
@@ -84,6 +93,7 @@ test.serial('wss.close() and terminate() in the middle of traffic', async (t) =>
   await pump;
   t.true(sockets.every((s) => s.readyState === s.CLOSED));
   t.is(wss.clients.size, 0);
+  await eventually(t, idle);
 });
 
 test.serial('thousands of connections closing at once', async (t) => {
@@ -101,6 +111,7 @@ test.serial('thousands of connections closing at once', async (t) => {
   t.is(wss.clients.size, 0);
   await eventually(t, () => fdCount() <= before);
   await closeServer(wss);
+  await eventually(t, idle);
 });
 
 test.serial('a closed server process keeps no native handle: a script exits with its sockets open elsewhere', async (t) => {

@@ -226,8 +226,20 @@ binding.init(onWake);
 // A process dying of an uncaught exception still writes what it had sent.
 process.on('exit', () => binding.flush());
 
+/**
+ * Live objects, for leak checks: Rust's connection tasks, pending upgrades,
+ * open connections and topics, and the JS side's sockets, servers and event
+ * loop references.
+ */
+function stats() {
+  let jsSockets = 0;
+  for (const ws of sockets) if (ws !== undefined) jsSockets++;
+  return { ...binding.stats(), jsSockets, servers: servers.size, refs };
+}
+
 module.exports = {
   addServer,
+  stats,
   addSocket,
   binding,
   ref,

@@ -386,3 +386,23 @@ pub fn resume(slot: u32) {
 pub fn buffered(slot: u32) -> u32 {
   with(slot, 0, |c| c.buffered_amount().min(u32::MAX as usize) as u32)
 }
+
+#[napi(object)]
+pub struct Stats {
+  /// Connection tasks alive on the I/O thread.
+  pub tasks: u32,
+  /// Upgrade requests waiting for JS's decision.
+  pub pending: u32,
+  /// Open connections known to the JS thread.
+  pub sockets: u32,
+  /// Topics with at least one subscriber.
+  pub topics: u32,
+}
+
+/// Counters for leak checks (tests, monitoring).
+#[napi]
+pub fn stats() -> Stats {
+  let (tasks, pending) = crate::connection::counts();
+  let (sockets, topics) = registry::with(|r| r.counts());
+  Stats { tasks: tasks as u32, pending: pending as u32, sockets: sockets as u32, topics: topics as u32 }
+}

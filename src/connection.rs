@@ -182,6 +182,30 @@ pub fn clock() -> u64 {
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
+static LIVE_TASKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts connection tasks alive (for leak checks), even if one is dropped
+/// without finishing.
+struct LiveTask;
+
+impl LiveTask {
+  fn new() -> LiveTask {
+    LIVE_TASKS.fetch_add(1, Ordering::Relaxed);
+    LiveTask
+  }
+}
+
+impl Drop for LiveTask {
+  fn drop(&mut self) {
+    LIVE_TASKS.fetch_sub(1, Ordering::Relaxed);
+  }
+}
+
+/// (connection tasks alive, upgrades awaiting JS's decision)
+pub fn counts() -> (usize, usize) {
+  (LIVE_TASKS.load(Ordering::Relaxed), pending().lock().unwrap().len())
+}
+
 /// Connections whose upgrade awaits JS's decision, by request id.
 fn pending() -> &'static Mutex<HashMap<u32, Arc<Conn>>> {
   static P: OnceLock<Mutex<HashMap<u32, Arc<Conn>>>> = OnceLock::new();
@@ -687,6 +711,7 @@ impl Reader {
 /// The connection's I/O task, from the parsed upgrade request to the end.
 /// `leftover` holds bytes that arrived after the request head.
 pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end: impl FnOnce(&Arc<Conn>)) {
+  let _live = LiveTask::new();
   let mut reader = Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false };
   let mut pending_leftover = Some(leftover);
   let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;

@@ -57,6 +57,11 @@ impl Registry {
     }
   }
 
+  /// (open connections, topics with subscribers)
+  pub fn counts(&self) -> (usize, usize) {
+    (self.slots.iter().filter(|e| e.is_some()).count(), self.topics.len())
+  }
+
   pub fn get(&self, slot: u32) -> Option<&Arc<Conn>> {
     self.slots.get(slot as usize).and_then(|e| e.as_ref()).map(|e| &e.conn)
   }
