@@ -9,13 +9,20 @@ const { spawn } = require('child_process');
 const { connect, messages, once } = require('./helpers');
 
 test('the demo serves the page and broadcasts between clients', async (t) => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'demo', 'server.js')], {
-    env: { ...process.env, PORT: String(port) },
+    env: { ...process.env, PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe']
   });
   t.teardown(() => child.kill('SIGKILL'));
-  await new Promise((resolve) => child.stdout.on('data', (d) => d.toString().includes('chat demo') && resolve()));
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /chat demo: http:\/\/localhost:(\d+)\//.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`demo exited with ${code}`)));
+  });
 
   const page = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
   t.regex(page, /new WebSocket\('ws:\/\/localhost:8080'\)/);

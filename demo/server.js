@@ -12,7 +12,7 @@ const path = require('path');
 const WebSocket = require('..');
 const { WebSocketServer } = require('..');
 
-const PORT = Number(process.env.PORT) || 8080;
+const PORT = process.env.PORT === undefined ? 8080 : Number(process.env.PORT);
 const page = fs.readFileSync(path.join(__dirname, 'index.html'));
 
 const server = http.createServer((req, res) => {
@@ -44,7 +44,8 @@ wss.on('connection', (ws, req) => {
 });
 
 server.listen(PORT, () => {
-  console.log(`wsrs chat demo: http://localhost:${PORT}/ (WebSocket on ws://localhost:${PORT})`);
+  const { port } = server.address();
+  console.log(`wsrs chat demo: http://localhost:${port}/ (WebSocket on ws://localhost:${port})`);
 });
 
 process.on('SIGINT', () => {
