@@ -8,8 +8,12 @@
 const WebSocket = require('./lib/websocket');
 const WebSocketServer = require('./lib/websocket-server');
 const createWebSocketStream = require('./lib/stream');
+const Sender = require('./lib/sender');
+const subprotocol = require('./lib/subprotocol');
 
 WebSocket.createWebSocketStream = createWebSocketStream;
+WebSocket.Sender = Sender;
+WebSocket.subprotocol = subprotocol;
 WebSocket.Server = WebSocketServer;
 WebSocket.WebSocket = WebSocket;
 WebSocket.WebSocketServer = WebSocketServer;

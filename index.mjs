@@ -4,6 +4,6 @@
 // (on ws it throws).
 import WebSocket from './index.js';
 
-export const { createWebSocketStream, Server, WebSocketServer, CONNECTING, OPEN, CLOSING, CLOSED } = WebSocket;
+export const { createWebSocketStream, Sender, Server, WebSocketServer, CONNECTING, OPEN, CLOSING, CLOSED } = WebSocket;
 export { WebSocket };
 export default WebSocket;

@@ -19,6 +19,7 @@ const {
 const { EventTarget } = require('./event-target');
 const { isBlob, isValidStatusCode } = require('./validation');
 const native = require('./native');
+const { SocketSender } = require('./sender');
 
 const { binding } = native;
 /** The WebSocketServer that accepted a socket (for its bookkeeping on close). */
@@ -329,6 +330,25 @@ class WebSocket extends EventEmitter {
         });
       }
     }
+  }
+
+  /**
+   * ws's internal sender, as far as engine.io uses it: `sendFrame(list, cb)`
+   * writes a message framed by `Sender.frame()`.
+   * @private
+   */
+  get _sender() {
+    if (this._socketSender === undefined) this._socketSender = new SocketSender(this);
+    return this._socketSender;
+  }
+
+  /** @private */
+  _sendFramed(frame, cb) {
+    if (this._readyState !== OPEN) {
+      sendAfterClose(this, frame, cb);
+      return;
+    }
+    this._afterSend(binding.sendRaw(this._slot, frame), cb);
   }
 
   /**

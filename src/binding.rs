@@ -359,6 +359,13 @@ pub fn send_string(slot: u32, data: String, opcode: u32, fin: bool) -> u32 {
   with(slot, 1, |c| sent(c.send(opcode as u8, fin, data.as_bytes())))
 }
 
+/// Queues bytes that are already a frame (ws's `Sender.frame()` output);
+/// returns as `sendBuffer`.
+#[napi]
+pub fn send_raw(slot: u32, frame: BufferSlice) -> u32 {
+  with(slot, 1, |c| if c.send_framed(&frame) { 0 } else { 1 })
+}
+
 /// Sends a close frame (`code` undefined = no body). With `end`, or in
 /// answer to the peer's close frame, the connection ends once it is written.
 #[napi]
