@@ -74,3 +74,84 @@ test('Sender.frame builds ws-compatible frames', (t) => {
   const masked = Buffer.concat(wsrs.Sender.frame(Buffer.from('abc'), { fin: true, opcode: 1, mask: true, readOnly: true, maskBuffer: Buffer.from([1, 2, 3, 4]), generateMask: () => {} }));
   t.deepEqual([...masked], [0x81, 0x83, 1, 2, 3, 4, 0x61 ^ 1, 0x62 ^ 2, 0x63 ^ 3]);
 });
+
+test('@fastify/websocket: an echo route, differential with ws', async (t) => {
+  const { spawn } = require('child_process');
+  const path = require('path');
+  const ws = require('ws');
+  const results = {};
+  for (const impl of ['ws', 'wsrs']) {
+    const child = spawn(process.execPath, ['--require', path.join(__dirname, 'helpers', 'use-impl.js'), path.join(__dirname, 'fixtures', 'fastify-echo.js')], {
+      env: { ...process.env, WS_IMPL: impl },
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    t.teardown(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const address = await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => resolve(d.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`fastify exited ${code}: ${stderr}`)));
+    });
+    t.regex(stderr, new RegExp(`require\\('ws'\\) -> ${impl} `));
+    const plain = await fetch(`${address}/plain`).then((r) => r.json());
+    const client = new ws.WebSocket(`${address.replace('http', 'ws')}/echo`, { headers: { 'X-Name': impl === 'ws' ? 'someone' : 'someone' } });
+    const got = [];
+    const done = new Promise((resolve) =>
+      client.on('message', (m, isBinary) => {
+        got.push([isBinary, isBinary ? Buffer.from(m).toString('hex') : m.toString()]);
+        if (got.length === 1) {
+          client.send('text');
+          client.send(Buffer.from([9, 8]));
+        }
+        if (got.length === 3) resolve();
+      })
+    );
+    await done;
+    client.close(1000);
+    const [code] = await once(client, 'close');
+    results[impl] = { plain, got, code };
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+  t.deepEqual(results.wsrs, results.ws);
+  t.deepEqual(results.wsrs.got, [[false, 'hello someone'], [false, 'text'], [true, '0908']]);
+  t.deepEqual(results.wsrs.plain, { plain: true });
+});
+
+test('graphql-ws useServer: a subscription streams three results', async (t) => {
+  const { buildSchema } = require('graphql');
+  const { useServer } = require('graphql-ws/use/ws');
+  const { createClient } = require('graphql-ws');
+  const ws = require('ws');
+  const schema = buildSchema(`
+    type Query { hello: String }
+    type Subscription { count: Int }
+  `);
+  const roots = {
+    query: { hello: () => 'world' },
+    subscription: {
+      count: async function* () {
+        for (let i = 1; i <= 3; i++) yield { count: i };
+      }
+    }
+  };
+  const wss = new wsrs.WebSocketServer({ port: 0, host: '127.0.0.1', path: '/graphql' });
+  await once(wss, 'listening');
+  const server = useServer({ schema, roots }, wss);
+  const client = createClient({ url: `ws://127.0.0.1:${wss.address().port}/graphql`, webSocketImpl: ws.WebSocket, retryAttempts: 0 });
+  const results = [];
+  await new Promise((resolve, reject) => {
+    client.subscribe({ query: 'subscription { count }' }, { next: (r) => results.push(r.data.count), error: reject, complete: resolve });
+  });
+  t.deepEqual(results, [1, 2, 3]);
+  const query = await new Promise((resolve, reject) => {
+    let value;
+    client.subscribe({ query: '{ hello }' }, { next: (r) => (value = r.data.hello), error: reject, complete: () => resolve(value) });
+  });
+  t.is(query, 'world');
+  // The negotiated subprotocol is graphql-ws's own.
+  t.true([...wss.clients].every((c) => c.protocol === 'graphql-transport-ws'));
+  await client.dispose();
+  await server.dispose();
+  await new Promise((resolve) => wss.close(resolve));
+});
