@@ -157,17 +157,18 @@ declare class WebSocket extends EventEmitter {
   /** Destroys the connection at once, without a closing handshake. */
   terminate(): void;
 
-  /**
-   * wsrs only. Subscribes this socket to `topic`, for `Server#publish()`
-   * (fanned out in Rust). Returns false if it was already subscribed.
-   */
-  subscribe(topic: string): boolean;
+  // wsrs only: topics for `Server#publish()`. Always present at runtime;
+  // optional in the type only, so that wsrs sockets stay assignable to and
+  // from @types/ws's (libraries typed against ws take them). Call them as
+  // `ws.subscribe!('room')`.
+  /** wsrs only. Subscribes this socket to `topic`; false if it already was. */
+  subscribe?(topic: string): boolean;
   /** wsrs only. Returns false if it was not subscribed. */
-  unsubscribe(topic: string): boolean;
+  unsubscribe?(topic: string): boolean;
   /** wsrs only. */
-  isSubscribed(topic: string): boolean;
+  isSubscribed?(topic: string): boolean;
   /** wsrs only. The topics this socket is subscribed to. */
-  getTopics(): string[];
+  getTopics?(): string[];
 
   /**
    * Stops emitting `'message'` (and reading from the network) until
@@ -662,8 +663,11 @@ declare namespace WebSocket {
     /**
      * wsrs only. Sends `data` to every socket subscribed to `topic`, framed
      * once and fanned out in Rust. Returns the number of recipients.
+     * (Like the socket's topic methods, optional in the type only, to keep
+     * wsrs and @types/ws servers assignable to each other: call it as
+     * `wss.publish!(...)`.)
      */
-    publish(topic: string, data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: PublishOptions): number;
+    publish?(topic: string, data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: PublishOptions): number;
     /**
      * wsrs only. Sends `data` (string, Buffer, ArrayBuffer or a view) to every
      * open socket of this server, like `clients.forEach(c => c.send(data))`
@@ -674,7 +678,7 @@ declare namespace WebSocket {
      * (`wss.broadcast = function (data) { ... }`, or in a subclass), which
      * must keep compiling (and, at runtime, simply replaces this one).
      */
-    broadcast(data: any, options?: any): any;
+    broadcast?(data: any, options?: any): any;
 
     // Events. 'connection': an upgrade completed (with the request it came
     // in); 'headers': the 101 response's header lines, which a listener may

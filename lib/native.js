@@ -81,7 +81,14 @@ function scheduleFlush() {
 function flush() {
   if (!flushScheduled) return;
   flushScheduled = false;
-  binding.flush();
+  const bridged = binding.flush();
+  if (bridged != null) {
+    // Sockets Node keeps (TLS, other Duplex streams): Rust framed, JS writes.
+    for (const w of bridged) {
+      const ws = sockets[w.slot];
+      if (ws !== undefined) ws._bridgeWrite(w.data, w.end, w.destroy);
+    }
+  }
   if (waiting.size) {
     for (const ws of waiting) {
       if (ws._slot === -1 || binding.buffered(ws._slot) === 0) {
@@ -237,8 +244,25 @@ function stats() {
   return { ...binding.stats(), jsSockets, servers: servers.size, refs };
 }
 
+/** Dispatches at once what a bridged socket's bytes produced (JS thread). */
+function feed(ws, chunk) {
+  binding.bridgeFeed(ws._slot, chunk);
+  scheduleFlush();
+  onWake();
+}
+
+/** A bridged socket closed (its 'close' event). */
+function bridgedClosed(ws) {
+  if (ws._slot === -1) return;
+  removeSocket(ws._slot);
+  waiting.delete(ws);
+  ws._onClosed();
+}
+
 module.exports = {
   addServer,
+  bridgedClosed,
+  feed,
   stats,
   addSocket,
   binding,

@@ -212,12 +212,6 @@ class WebSocketServer extends EventEmitter {
   }
 
   handleUpgrade(req, socket, head, cb) {
-    if (!(socket instanceof NativeUpgradeSocket) && fdOf(socket) === -1) {
-      throw new TypeError(
-        'wsrs cannot take over this socket: handleUpgrade() needs a plain TCP net.Socket ' +
-          '(TLS sockets and other Duplex streams are not supported yet)'
-      );
-    }
     socket.on('error', socketOnError);
 
     const key = req.headers['sec-websocket-key'];
@@ -322,8 +316,12 @@ class WebSocketServer extends EventEmitter {
     if (socket instanceof NativeUpgradeSocket) {
       socket.write(response);
       ws._attachNative((slot) => socket._accept(slot));
-    } else {
+    } else if (fdOf(socket) !== -1) {
+      // A plain TCP socket: Rust takes it over.
       ws._attachNative((slot) => takeOver(this._id, socket, response, head, slot));
+    } else {
+      // TLS, or any other Duplex: Node keeps moving the bytes.
+      ws._attachBridged(this._id, socket, response, head);
     }
     if (ws._readyState !== WebSocket.OPEN) return;
 

@@ -65,6 +65,9 @@ class WebSocket extends EventEmitter {
     this._bufferedAmount = 0;
     this._sendCallbacks = null;
     this._socket = null;
+    /** The Node socket of a bridged connection (TLS, any Duplex), else null. */
+    this._bridged = null;
+    this._closeTimer = null;
 
     if (address !== null) {
       const err = new Error(
@@ -91,7 +94,8 @@ class WebSocket extends EventEmitter {
 
   get bufferedAmount() {
     if (this._slot === -1) return this._bufferedAmount;
-    return binding.buffered(this._slot) + this._bufferedAmount;
+    const inNode = this._bridged === null ? 0 : this._bridged.writableLength;
+    return binding.buffered(this._slot) + inNode + this._bufferedAmount;
   }
 
   get extensions() {
@@ -180,18 +184,21 @@ class WebSocket extends EventEmitter {
     this._closeFrameSent = true;
     binding.close(this._slot, code, reason);
     native.scheduleFlush();
+    this._startCloseTimer();
   }
 
   pause() {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = true;
-    binding.pause(this._slot);
+    if (this._bridged !== null) this._bridged.pause();
+    else binding.pause(this._slot);
   }
 
   resume() {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = false;
-    binding.resume(this._slot);
+    if (this._bridged !== null) this._bridged.resume();
+    else binding.resume(this._slot);
   }
 
   ping(data, mask, cb) {
@@ -380,7 +387,8 @@ class WebSocket extends EventEmitter {
       throw new Error('WebSocket was closed before the connection was established');
     }
     this._readyState = CLOSING;
-    binding.terminate(this._slot);
+    if (this._bridged !== null) this._bridged.destroy();
+    else binding.terminate(this._slot);
   }
 
   // ---- events from the native side ----------------------------------------
@@ -414,6 +422,7 @@ class WebSocket extends EventEmitter {
     this._closeFrameSent = true;
     binding.close(this._slot, code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
     native.scheduleFlush();
+    this._startCloseTimer();
   }
 
   /** A protocol fault: close with its code and end the connection. @private */
@@ -423,12 +432,59 @@ class WebSocket extends EventEmitter {
     this._closeFrameSent = true;
     binding.close(this._slot, closeCode, undefined, true);
     native.scheduleFlush();
+    this._startCloseTimer();
     if (!this._errorEmitted) {
       this._errorEmitted = true;
       // Unlike ws, a peer's bad frame never crashes a process that has no
       // 'error' listener: the connection is closed with the right code either way.
       if (this.listenerCount('error') > 0) this.emit('error', err);
     }
+  }
+
+  /**
+   * Binds this object to a socket Node keeps (TLS, any Duplex): Node moves
+   * the bytes, Rust keeps the protocol.
+   * @private
+   */
+  _attachBridged(serverId, socket, response, head) {
+    this._attachNative((slot) => native.binding.bridgeOpen(serverId, slot));
+    if (this._readyState !== OPEN) return;
+    this._bridged = socket;
+    socket.write(response);
+    if (socket.setNoDelay) socket.setNoDelay();
+    if (socket.setTimeout) socket.setTimeout(0);
+    const onData = (chunk) => native.feed(this, chunk);
+    socket.on('data', onData);
+    socket.on('end', () => {
+      if (this._readyState === OPEN) this._readyState = CLOSING;
+      socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      clearTimeout(this._closeTimer);
+      native.bridgedClosed(this);
+    });
+    if (head && head.length) native.feed(this, head);
+  }
+
+  /** What Rust framed for a bridged socket. @private */
+  _bridgeWrite(data, end, destroy) {
+    const socket = this._bridged;
+    if (socket === null) return;
+    if (destroy) {
+      this._onBufferLimit(true);
+      socket.destroy();
+      return;
+    }
+    if (data) socket.write(data);
+    if (end) socket.end();
+  }
+
+  /** ws's close timer, for a bridged socket (Rust has its own otherwise). @private */
+  _startCloseTimer() {
+    if (this._bridged === null || this._closeTimer !== null) return;
+    const socket = this._bridged;
+    this._closeTimer = setTimeout(() => socket.destroy(), this._closeTimeout);
   }
 
   /** @private */

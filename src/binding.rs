@@ -157,10 +157,54 @@ unsafe extern "C" fn return_to_pool(_env: sys::napi_env, _data: *mut std::ffi::c
   pool::give(*data);
 }
 
+#[napi(object)]
+pub struct BridgeOut {
+  pub slot: u32,
+  pub data: Option<Buffer>,
+  pub end: bool,
+  pub destroy: bool,
+}
+
 /// Writes everything sent since the last flush, one write per connection.
+/// For bridged connections (sockets Node keeps), returns what JS must write
+/// (or end, or destroy); `undefined` when there are none.
 #[napi]
-pub fn flush() {
-  Conn::flush_all();
+pub fn flush() -> Option<Vec<BridgeOut>> {
+  let bridged = Conn::flush_all();
+  if bridged.is_empty() {
+    return None;
+  }
+  Some(
+    bridged
+      .into_iter()
+      .map(|w| BridgeOut {
+        slot: w.slot,
+        data: (!w.data.is_empty()).then(|| Buffer::from(w.data)),
+        end: w.end,
+        destroy: w.destroy,
+      })
+      .collect(),
+  )
+}
+
+/// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
+/// Duplex) and moves the bytes; Rust keeps the protocol. False if the
+/// server is gone.
+#[napi]
+pub fn bridge_open(server_id: u32, slot: u32) -> bool {
+  let Some(opts) = Server::conn_options(server_id) else {
+    return false;
+  };
+  let (conn, reader) = Conn::new_bridged(opts, slot);
+  registry::with(|r| r.insert_bridged(slot, server_id, conn, reader));
+  true
+}
+
+/// Bytes read from a bridged connection's socket.
+#[napi]
+pub fn bridge_feed(slot: u32, data: BufferSlice) -> bool {
+  let mut bytes = data.to_vec();
+  registry::with(|r| r.feed(slot, &mut bytes))
 }
 
 #[napi(object)]

@@ -93,6 +93,11 @@ struct Out {
   paused: bool,
   write_failed: bool,
   pending_pongs: u32,
+  /// Node keeps the socket (TLS, any Duplex): bytes to write are handed to
+  /// JS (`js_out`), and `js_end` asks JS to end the socket once written.
+  bridged: bool,
+  js_out: Vec<u8>,
+  js_end: bool,
 }
 
 pub struct Conn {
@@ -222,6 +227,18 @@ thread_local! {
 impl Out {
   /// Writes as much of `buf` as the socket takes. Ok(true) when all is written.
   fn write_some(&mut self) -> io::Result<bool> {
+    if self.bridged {
+      let pending = &self.buf[self.pos..];
+      self.js_out.extend_from_slice(pending);
+      self.buf.clear();
+      self.pos = 0;
+      self.pending_pongs = 0;
+      if self.shutdown_pending && !self.shut {
+        self.shut = true;
+        self.js_end = true;
+      }
+      return Ok(true);
+    }
     let Some(stream) = self.stream.clone() else {
       self.buf.clear();
       self.pos = 0;
@@ -274,7 +291,12 @@ impl Out {
   }
 
   fn open_for_data(&self) -> bool {
-    self.phase == Phase::Open && !self.close_sent && self.stream.is_some()
+    self.phase == Phase::Open && !self.close_sent && self.connected()
+  }
+
+  /// The connection still has a socket (its own, or Node's when bridged).
+  fn connected(&self) -> bool {
+    self.stream.is_some() || self.bridged
   }
 }
 
@@ -300,6 +322,9 @@ impl Conn {
         paused: false,
         write_failed: false,
         pending_pongs: 0,
+        bridged: false,
+        js_out: Vec::new(),
+        js_end: false,
       }),
       notify: Notify::new(),
       last_seen: AtomicU64::new(clock()),
@@ -396,11 +421,15 @@ impl Conn {
         return Sent::Dropped;
       }
       out.terminate = true;
+      if out.bridged {
+        // JS destroys a bridged socket; the flush tells it to.
+        self.mark_dirty(&mut out);
+      }
       drop(out);
       self.notify.notify_one();
       return Sent::Overflow;
     }
-    if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked {
+    if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked && out.stream.is_some() {
       // A large payload with nothing queued before it: write it now, straight
       // from the caller's memory (no copy), and queue only what the socket
       // did not take.
@@ -460,7 +489,7 @@ impl Conn {
   /// `end`, the connection is ended once the frame is written, as ws does.
   pub fn close(self: &Arc<Self>, code: Option<u16>, reason: &[u8], end: bool) {
     let mut out = self.lock();
-    if out.phase != Phase::Open || out.stream.is_none() {
+    if out.phase != Phase::Open || !out.connected() {
       return;
     }
     if !out.close_sent {
@@ -494,13 +523,24 @@ impl Conn {
   }
 
   /// Writes what every connection on the flush list has queued (JS thread).
-  pub fn flush_all() {
+  /// Bridged connections' bytes are returned for JS to write.
+  pub fn flush_all() -> Vec<BridgeWrite> {
     let list = DIRTY.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    let mut bridged = Vec::new();
     for conn in &list {
       let wake = {
         let mut out = conn.lock();
         out.dirty = false;
-        out.write_now()
+        let wake = out.write_now();
+        if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
+          bridged.push(BridgeWrite {
+            slot: conn.slot(),
+            data: std::mem::take(&mut out.js_out),
+            end: std::mem::take(&mut out.js_end),
+            destroy: out.terminate,
+          });
+        }
+        wake && !out.bridged
       };
       if wake {
         conn.notify.notify_one();
@@ -515,6 +555,44 @@ impl Conn {
         *d = list;
       }
     });
+    bridged
+  }
+
+  /// A connection whose socket Node keeps (a TLS socket, any Duplex): JS
+  /// feeds what it reads to `BridgeReader::feed` and writes what `flush_all`
+  /// returns; Rust keeps the protocol. Open at once under `slot`.
+  pub fn new_bridged(opts: ConnOptions, slot: u32) -> (Arc<Conn>, BridgeReader) {
+    let conn = Arc::new(Conn {
+      id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+      slot: AtomicU32::new(slot),
+      opts,
+      out: Mutex::new(Out {
+        phase: Phase::Open,
+        stream: None,
+        buf: Vec::new(),
+        pos: 0,
+        blocked: false,
+        dirty: false,
+        close_sent: false,
+        close_received: false,
+        shutdown_pending: false,
+        shut: false,
+        closing_since: None,
+        terminate: false,
+        paused: false,
+        write_failed: false,
+        pending_pongs: 0,
+        bridged: true,
+        js_out: Vec::new(),
+        js_end: false,
+      }),
+      notify: Notify::new(),
+      last_seen: AtomicU64::new(clock()),
+      pinged_at: AtomicU64::new(0),
+      flooded: AtomicBool::new(false),
+      state: AtomicU32::new(State::OPEN),
+    });
+    (conn, BridgeReader(Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false }))
   }
 
   // ---- called on the I/O thread --------------------------------------------
@@ -522,7 +600,7 @@ impl Conn {
   /// Queues a control frame and writes it at once (I/O thread).
   pub fn send_control(&self, opcode: u8, payload: &[u8]) -> bool {
     let mut out = self.lock();
-    if out.phase != Phase::Open || out.close_sent || out.stream.is_none() {
+    if out.phase != Phase::Open || out.close_sent || !out.connected() {
       return false;
     }
     frame::write_frame(&mut out.buf, true, opcode, payload, None);
@@ -588,7 +666,7 @@ impl Sink for ConnSink<'_, '_> {
         self.conn.flooded.store(true, Ordering::Relaxed);
         return;
       }
-      if out.phase == Phase::Open && !out.close_sent && out.stream.is_some() {
+      if out.phase == Phase::Open && !out.close_sent && out.connected() {
         frame::write_frame(&mut out.buf, true, frame::OP_PONG, payload, None);
         out.write_now();
       }
@@ -599,6 +677,31 @@ impl Sink for ConnSink<'_, '_> {
   }
   fn close(&mut self, code: u16, reason: &[u8]) {
     self.close = Some((code, reason.to_vec()));
+  }
+}
+
+/// What a bridged connection asks JS to do with its socket.
+pub struct BridgeWrite {
+  pub slot: u32,
+  pub data: Vec<u8>,
+  /// End the socket (after writing `data`).
+  pub end: bool,
+  /// Destroy the socket.
+  pub destroy: bool,
+}
+
+/// The parsing state of a bridged connection (kept on the JS thread).
+pub struct BridgeReader(Reader);
+
+impl BridgeReader {
+  /// Parses bytes JS read from the socket; events go to the bridge. What
+  /// parsing wrote (pongs) is returned to JS by the next flush.
+  pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8]) {
+    self.0.process(conn, Some(bytes));
+    let mut out = conn.lock();
+    if !out.js_out.is_empty() || out.js_end || !out.buf.is_empty() {
+      conn.mark_dirty(&mut out);
+    }
   }
 }
 

@@ -7,13 +7,15 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::connection::Conn;
+use crate::connection::{BridgeReader, Conn};
 use crate::frame;
 
 struct Entry {
   conn: Arc<Conn>,
   server: u32,
   topics: Vec<Arc<str>>,
+  /// Parsing state, for a connection whose socket Node keeps.
+  reader: Option<BridgeReader>,
 }
 
 #[derive(Default)]
@@ -38,8 +40,26 @@ impl Registry {
     if self.slots.len() <= i {
       self.slots.resize_with(i + 1, || None);
     }
-    self.slots[i] = Some(Entry { conn, server, topics: Vec::new() });
+    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: None });
     self.servers.entry(server).or_default().insert(slot);
+  }
+
+  pub fn insert_bridged(&mut self, slot: u32, server: u32, conn: Arc<Conn>, reader: BridgeReader) {
+    self.insert(slot, server, conn);
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader = Some(reader);
+    }
+  }
+
+  /// Parses bytes read by JS for a bridged connection.
+  pub fn feed(&mut self, slot: u32, bytes: &mut [u8]) -> bool {
+    match self.slots.get_mut(slot as usize) {
+      Some(Some(Entry { conn, reader: Some(r), .. })) => {
+        r.feed(conn, bytes);
+        true
+      }
+      _ => false,
+    }
   }
 
   pub fn remove(&mut self, slot: u32) {

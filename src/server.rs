@@ -256,6 +256,11 @@ impl Server {
     }
   }
 
+  /// The per-connection settings of a server.
+  pub fn conn_options(id: u32) -> Option<ConnOptions> {
+    Self::get(id).ok().map(|s| s.config.conn)
+  }
+
   /// A connection whose upgrade JS accepted (JS thread).
   pub fn accepted(id: u32, conn: &Arc<Conn>) {
     if let Ok(s) = Self::get(id) {

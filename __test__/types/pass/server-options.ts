@@ -192,11 +192,11 @@ export { id };
 {
   const wss = new WebSocket.WebSocketServer({ port: 8080, maxBufferedAmount: 1 << 20, backpressure: 'drop', maxConnections: 1000 });
   wss.on('connection', (ws) => {
-    const fresh: boolean = ws.subscribe('room:1');
-    const topics: string[] = ws.getTopics();
-    ws.on('drain', () => ws.unsubscribe('room:1'));
-    const n: number = wss.publish('room:1', Buffer.from('hi'), { binary: false, except: ws });
-    void [fresh, topics, n, ws.isSubscribed('x')];
+    const fresh: boolean = ws.subscribe!('room:1');
+    const topics: string[] = ws.getTopics!();
+    ws.on('drain', () => ws.unsubscribe!('room:1'));
+    const n: number = wss.publish!('room:1', Buffer.from('hi'), { binary: false, except: ws });
+    void [fresh, topics, n, ws.isSubscribed!('x')];
   });
-  wss.broadcast('to everyone');
+  wss.broadcast!('to everyone');
 }
