@@ -276,12 +276,14 @@ class WebSocketServer extends EventEmitter {
   }
 
   completeUpgrade(extensions, key, protocols, req, socket, head, cb) {
-    if (!socket.readable || !socket.writable) return socket.destroy();
+    // (ws checks readability first; a socket wsrs took over is already
+    // closed on Node's side, so reuse is checked first to throw as ws does.)
     if (socket[kWebSocket]) {
       throw new Error(
         'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration'
       );
     }
+    if (!socket.readable || !socket.writable) return socket.destroy();
     if (this._state > RUNNING) return abortHandshake(socket, 503);
     if (this.options.maxConnections > 0 && this._openSockets >= this.options.maxConnections) {
       return abortHandshake(socket, 503);
