@@ -114,3 +114,27 @@ test.serial('peers that vanish during the takeover leak nothing', async (t) => {
   const s = native.stats();
   t.deepEqual([s.tasks, s.pending, s.sockets, s.jsSockets], [0, 0, 0, 0]);
 });
+
+test.serial('server mode forwards listening and error, and a closing server answers 503', async (t) => {
+  const server = http.createServer();
+  const wss = new wsrs.WebSocketServer({ server });
+  const listening = once(wss, 'listening');
+  server.listen(0, '127.0.0.1');
+  await listening;
+  t.deepEqual(wss.address(), server.address());
+  const errored = once(wss, 'error');
+  server.emit('error', new Error('boom'));
+  t.is((await errored)[0].message, 'boom');
+
+  // A server whose upgrade is decided asynchronously, closed meanwhile.
+  const slow = new wsrs.WebSocketServer({ noServer: true, verifyClient: (info, cb) => setTimeout(() => cb(true), 50) });
+  server.removeAllListeners('upgrade');
+  server.on('upgrade', (req, socket, head) => slow.handleUpgrade(req, socket, head, () => {}));
+  const sock = await raw(server.address().port);
+  sock.write(upgradeRequest());
+  await delay(10);
+  slow.close();
+  t.is(httpAnswer(await untilEnd(sock)).status, 'HTTP/1.1 503 Service Unavailable');
+  wss.close();
+  await new Promise((r) => server.close(r));
+});
