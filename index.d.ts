@@ -56,13 +56,9 @@ type SendData =
   | { [Symbol.toPrimitive](hint: string): string };
 
 /**
- * A WebSocket connection.
- *
- * wsrs implements the server side: the sockets a {@link WebSocket.Server}
- * hands to its `'connection'` listeners. The client constructor
- * (`new WebSocket(url)`) is declared for compatibility with ws but is not
- * implemented in this version: it throws an `Error` whose `code` is
- * `'ERR_WSRS_CLIENT_UNAVAILABLE'`.
+ * A WebSocket connection: a server-side socket (what a
+ * {@link WebSocket.Server} hands to its `'connection'` listeners) or a
+ * client (`new WebSocket(url)`). Either way Rust owns the connection.
  */
 declare class WebSocket extends EventEmitter {
   /** The connection is not yet open. */
@@ -115,15 +111,15 @@ declare class WebSocket extends EventEmitter {
   /** A server-side socket (what {@link WebSocket.Server} constructs for each connection). */
   constructor(address: null);
   /**
-   * Connects to `address` as a client.
-   *
-   * Not implemented in this version of wsrs: throws (`code: 'ERR_WSRS_CLIENT_UNAVAILABLE'`).
+   * Connects to `address` (`ws:`, `wss:`, `http:`, `https:` or `ws+unix:`)
+   * as a client. Node's HTTP client makes the opening handshake (TLS and
+   * agent options as in ws); then Rust owns the connection.
    */
   constructor(address: string | URL, options?: WebSocket.ClientOptions | ClientRequestArgs);
   /**
-   * Connects to `address` as a client.
-   *
-   * Not implemented in this version of wsrs: throws (`code: 'ERR_WSRS_CLIENT_UNAVAILABLE'`).
+   * Connects to `address` (`ws:`, `wss:`, `http:`, `https:` or `ws+unix:`)
+   * as a client. Node's HTTP client makes the opening handshake (TLS and
+   * agent options as in ws); then Rust owns the connection.
    */
   constructor(
     address: string | URL,
@@ -363,8 +359,9 @@ declare namespace WebSocket {
   }
 
   /**
-   * Options of the client constructor. Declared for compatibility with ws;
-   * the wsrs client is not implemented yet.
+   * Options of the client constructor, as in ws (`perMessageDeflate` is
+   * accepted but not offered), plus wsrs's `maxBufferedAmount` and
+   * `backpressure`.
    */
   interface ClientOptions extends SecureContextOptions {
     protocol?: string | undefined;

@@ -14,6 +14,7 @@ const WebSocket = require('./websocket');
 const { kServer } = WebSocket;
 const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
 const native = require('./native');
+const { fdOf, takeOver } = require('./takeover');
 
 const keyRegex = /^[+/0-9A-Za-z]{22}==$/;
 
@@ -320,10 +321,14 @@ class WebSocketServer extends EventEmitter {
       ws._attachNative((slot) => socket._accept(slot));
     } else if (fdOf(socket) !== -1) {
       // A plain TCP socket: Rust takes it over.
-      ws._attachNative((slot) => takeOver(this._id, socket, response, head, slot));
+      ws._attachNative((slot) =>
+        takeOver(socket, head, (fd, preread) =>
+          native.binding.adopt(this._id, fd, slot, Buffer.from(response), preread)
+        )
+      );
     } else {
       // TLS, or any other Duplex: Node keeps moving the bytes.
-      ws._attachBridged(this._id, socket, response, head);
+      ws._attachBridged((slot) => native.binding.bridgeOpen(this._id, slot), socket, response, head);
     }
     if (ws._readyState !== WebSocket.OPEN) return;
 
@@ -439,36 +444,6 @@ class NativeUpgradeSocket extends EventEmitter {
     this._pending = [];
     return native.binding.accept(this._requestId, slot, this._serverId, head);
   }
-}
-
-/** The file descriptor of a plain TCP socket, or -1. */
-function fdOf(socket) {
-  const handle = socket && socket._handle;
-  if (!handle || typeof handle.fd !== 'number' || handle.fd < 0) return -1;
-  if (socket.encrypted || handle.constructor.name !== 'TCP') return -1;
-  return handle.fd;
-}
-
-/**
- * Hands a Node-accepted TCP socket to Rust: the fd is duplicated, what Node
- * had read past the request goes with it, and Node's copy is closed without
- * touching the connection.
- */
-function takeOver(serverId, socket, response, head, slot) {
-  // Node caches these on first read: keep `req.socket.remoteAddress` & co.
-  // answering after Node's handle is gone.
-  void socket.remoteAddress;
-  void socket.localAddress;
-  const chunks = head && head.length ? [head] : [];
-  if (socket.readableLength > 0) {
-    const buffered = socket.read(socket.readableLength);
-    if (buffered) chunks.push(buffered);
-  }
-  native.binding.adopt(serverId, fdOf(socket), slot, Buffer.from(response), Buffer.concat(chunks));
-  socket.removeAllListeners('data');
-  socket.on('error', () => {});
-  socket.destroy();
-  return true;
 }
 
 /** The `http.IncomingMessage` for a request Rust parsed. */

@@ -70,12 +70,23 @@ class WebSocket extends EventEmitter {
     this._closeTimer = null;
 
     if (address !== null) {
-      const err = new Error(
-        'The WebSocket client is not available in this version of wsrs; use it as a server, ' +
-          'or the `ws` package as the client'
-      );
-      err.code = 'ERR_WSRS_CLIENT_UNAVAILABLE';
-      throw err;
+      this._isServer = false;
+      this._redirects = 0;
+      this._req = null;
+      if (protocols === undefined) {
+        if (!options || options.protocols === undefined) protocols = [];
+        else protocols = Array.isArray(options.protocols) ? options.protocols : [options.protocols];
+      } else if (!Array.isArray(protocols)) {
+        if (typeof protocols === 'object' && protocols !== null) {
+          options = protocols;
+          if (options.protocols === undefined) protocols = [];
+          else protocols = Array.isArray(options.protocols) ? options.protocols : [options.protocols];
+        } else {
+          protocols = [protocols];
+        }
+      }
+      require('./client').initAsClient(this, address, protocols, options);
+      return;
     }
     this._isServer = true;
     options = options || {};
@@ -164,7 +175,8 @@ class WebSocket extends EventEmitter {
   close(code, data) {
     if (this._readyState === CLOSED) return;
     if (this._readyState === CONNECTING) {
-      throw new Error('WebSocket was closed before the connection was established');
+      abortConnecting(this);
+      return;
     }
     if (this._readyState === CLOSING) return;
 
@@ -384,7 +396,8 @@ class WebSocket extends EventEmitter {
   terminate() {
     if (this._readyState === CLOSED) return;
     if (this._readyState === CONNECTING) {
-      throw new Error('WebSocket was closed before the connection was established');
+      abortConnecting(this);
+      return;
     }
     this._readyState = CLOSING;
     if (this._bridged !== null) this._bridged.destroy();
@@ -446,11 +459,11 @@ class WebSocket extends EventEmitter {
    * the bytes, Rust keeps the protocol.
    * @private
    */
-  _attachBridged(serverId, socket, response, head) {
-    this._attachNative((slot) => native.binding.bridgeOpen(serverId, slot));
+  _attachBridged(open, socket, response, head) {
+    this._attachNative(open);
     if (this._readyState !== OPEN) return;
     this._bridged = socket;
-    socket.write(response);
+    if (response) socket.write(response);
     if (socket.setNoDelay) socket.setNoDelay();
     if (socket.setTimeout) socket.setTimeout(0);
     const onData = (chunk) => native.feed(this, chunk);
@@ -534,6 +547,16 @@ for (const method of ['open', 'error', 'close', 'message']) {
 
 WebSocket.prototype.addEventListener = EventTarget.addEventListener;
 WebSocket.prototype.removeEventListener = EventTarget.removeEventListener;
+
+/** close() or terminate() before the opening handshake completed (ws's behaviour). */
+function abortConnecting(ws) {
+  const msg = 'WebSocket was closed before the connection was established';
+  if (ws._req) {
+    require('./client').abortHandshake(ws, ws._req, msg);
+    return;
+  }
+  throw new Error(msg);
+}
 
 let lastString = null;
 let lastEncoded = null;

@@ -254,6 +254,7 @@ pub fn create_server(server_id: u32, o: ServerOptions) {
     close_timeout: millis(o.close_timeout),
     max_buffered: if o.max_buffered_amount.is_finite() && o.max_buffered_amount > 0.0 { o.max_buffered_amount as usize } else { 0 },
     drop_when_full: o.backpressure == "drop",
+    mask: false,
   };
   Server::create(
     server_id,
@@ -456,4 +457,51 @@ pub fn stats() -> Stats {
   let (tasks, pending) = crate::connection::counts();
   let (sockets, topics) = registry::with(|r| r.counts());
   Stats { tasks: tasks as u32, pending: pending as u32, sockets: sockets as u32, topics: topics as u32 }
+}
+
+#[napi(object)]
+pub struct ClientOptions {
+  pub max_payload: f64,
+  pub max_fragments: u32,
+  pub skip_utf8_validation: bool,
+  pub auto_pong: bool,
+  pub max_pending_auto_pongs: u32,
+  pub close_timeout: f64,
+  pub max_buffered_amount: f64,
+  pub backpressure: String,
+}
+
+fn client_options(o: &ClientOptions) -> ConnOptions {
+  ConnOptions {
+    limits: Limits {
+      max_payload: if o.max_payload.is_finite() && o.max_payload > 0.0 { o.max_payload as u64 } else { 0 },
+      max_fragments: o.max_fragments,
+      skip_utf8_validation: o.skip_utf8_validation,
+      expect_masked: false,
+    },
+    auto_pong: o.auto_pong,
+    max_pending_auto_pongs: o.max_pending_auto_pongs,
+    close_timeout: millis(o.close_timeout),
+    max_buffered: if o.max_buffered_amount.is_finite() && o.max_buffered_amount > 0.0 { o.max_buffered_amount as usize } else { 0 },
+    drop_when_full: o.backpressure == "drop",
+    mask: true,
+  }
+}
+
+/// A client connection whose handshake Node completed on a plain TCP socket:
+/// Rust takes it over (as `adopt`), in the client role (masked frames).
+#[napi]
+pub fn client_adopt(fd: i32, slot: u32, preread: BufferSlice, o: ClientOptions) -> Result<()> {
+  let conn = crate::connection::adopt(client_options(&o), fd, slot, &[], preread.to_vec(), |_| {})
+    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+  registry::with(|r| r.insert(slot, 0, conn));
+  Ok(())
+}
+
+/// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
+#[napi]
+pub fn client_bridge_open(slot: u32, o: ClientOptions) -> bool {
+  let (conn, reader) = Conn::new_bridged(client_options(&o), slot);
+  registry::with(|r| r.insert_bridged(slot, 0, conn, reader));
+  true
 }

@@ -49,6 +49,29 @@ pub struct ConnOptions {
   /// What happens to a send past `max_buffered`: drop it, or end the
   /// connection.
   pub drop_when_full: bool,
+  /// Client role: every frame sent is masked (and `limits.expect_masked`
+  /// is false).
+  pub mask: bool,
+}
+
+thread_local! {
+  static MASK_STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+    use std::hash::{BuildHasher, Hasher};
+    // Seeded from the OS (RandomState's keys), then xorshift64*.
+    std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
+  });
+}
+
+/// A fresh masking key for a client frame.
+fn next_mask() -> [u8; 4] {
+  MASK_STATE.with(|s| {
+    let mut x = s.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s.set(x);
+    ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32).to_ne_bytes()
+  })
 }
 
 /// What `send` did.
@@ -349,6 +372,10 @@ impl Conn {
     OutGuard { out: self.out.lock().unwrap(), state: &self.state }
   }
 
+  fn mask_key(&self) -> Option<[u8; 4]> {
+    self.opts.mask.then(next_mask)
+  }
+
   fn state(&self) -> State {
     State(self.state.load(Ordering::Acquire))
   }
@@ -429,7 +456,7 @@ impl Conn {
       self.notify.notify_one();
       return Sent::Overflow;
     }
-    if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked && out.stream.is_some() {
+    if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked && out.stream.is_some() && !self.opts.mask {
       // A large payload with nothing queued before it: write it now, straight
       // from the caller's memory (no copy), and queue only what the socket
       // did not take.
@@ -459,7 +486,7 @@ impl Conn {
         }
       }
     }
-    frame::write_frame(&mut out.buf, fin, opcode, payload, None);
+    frame::write_frame(&mut out.buf, fin, opcode, payload, self.mask_key());
     self.mark_dirty(&mut out);
     Sent::Queued
   }
@@ -493,7 +520,7 @@ impl Conn {
       return;
     }
     if !out.close_sent {
-      frame::write_close(&mut out.buf, code, reason, None);
+      frame::write_close(&mut out.buf, code, reason, self.mask_key());
       out.close_sent = true;
     }
     if out.closing_since.is_none() {
@@ -603,7 +630,7 @@ impl Conn {
     if out.phase != Phase::Open || out.close_sent || !out.connected() {
       return false;
     }
-    frame::write_frame(&mut out.buf, true, opcode, payload, None);
+    frame::write_frame(&mut out.buf, true, opcode, payload, self.mask_key());
     let wake = out.write_now();
     drop(out);
     if wake {
@@ -667,7 +694,7 @@ impl Sink for ConnSink<'_, '_> {
         return;
       }
       if out.phase == Phase::Open && !out.close_sent && out.connected() {
-        frame::write_frame(&mut out.buf, true, frame::OP_PONG, payload, None);
+        frame::write_frame(&mut out.buf, true, frame::OP_PONG, payload, self.conn.mask_key());
         out.write_now();
       }
     }
@@ -945,6 +972,36 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
   }
 }
 
+/// Takes over a connected socket by duplicating `fd` (JS thread): `head` is
+/// written first, `preread` parsed as if just read; the connection opens as
+/// `slot` and its task runs until it ends (then `on_end`).
+pub fn adopt(
+  opts: ConnOptions,
+  fd: i32,
+  slot: u32,
+  head: &[u8],
+  preread: Vec<u8>,
+  on_end: impl FnOnce(&Arc<Conn>) + Send + 'static,
+) -> io::Result<Arc<Conn>> {
+  use std::os::fd::BorrowedFd;
+  if fd < 0 {
+    return Err(io::Error::from(io::ErrorKind::InvalidInput));
+  }
+  // SAFETY: JS passes the fd of a live socket handle and keeps it open for
+  // the duration of this call; we only duplicate it.
+  let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+  let std_stream = TcpStream::from(owned);
+  let _ = std_stream.set_nodelay(true);
+  let stream = {
+    let _guard = crate::runtime::handle().enter();
+    register(std_stream)?
+  };
+  let conn = Conn::new(opts, stream.clone());
+  Conn::open(&conn, slot, head);
+  crate::runtime::handle().spawn(run(conn.clone(), stream, preread, on_end));
+  Ok(conn)
+}
+
 /// Payloads at least this large are written at once rather than corked.
 const DIRECT_WRITE_MIN: usize = 16 * 1024;
 
@@ -1053,6 +1110,7 @@ mod tests {
         close_timeout: Duration::from_secs(1),
         max_buffered: 0,
         drop_when_full: false,
+        mask: false,
       };
       let conn = Conn::new(opts, stream.clone());
       let fut = run(conn.clone(), stream, Vec::new(), |_| {});

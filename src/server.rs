@@ -129,27 +129,12 @@ impl Server {
   /// `head` (the 101 response) is written first; `preread` holds bytes Node
   /// had already read past the request.
   pub fn adopt(id: u32, fd: i32, slot: u32, head: &[u8], preread: Vec<u8>) -> io::Result<Arc<Conn>> {
-    use std::os::fd::BorrowedFd;
     let server = Self::get(id)?;
-    if fd < 0 {
-      return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    }
-    // SAFETY: JS passes the fd of a live socket handle and keeps it open
-    // for the duration of this call; we only duplicate it.
-    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-    let std_stream = std::net::TcpStream::from(owned);
-    let _ = std_stream.set_nodelay(true);
-    let stream = {
-      let _guard = runtime::handle().enter();
-      connection::register(std_stream)?
-    };
-    let conn = Conn::new(server.config.conn, stream.clone());
-    Conn::open(&conn, slot, head);
-    server.track(&conn);
     let s = server.clone();
-    runtime::handle().spawn(connection::run(conn.clone(), stream, preread, move |c| {
+    let conn = connection::adopt(server.config.conn, fd, slot, head, preread, move |c| {
       s.conns.lock().unwrap().remove(&c.id);
-    }));
+    })?;
+    server.track(&conn);
     Ok(conn)
   }
 

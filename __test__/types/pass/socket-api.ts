@@ -110,7 +110,7 @@ const duplex2 = createWebSocketStream(ws);
 duplex2.on('data', (chunk: Buffer) => duplex2.write(chunk));
 duplex2.end();
 
-// The client constructor: declared as in ws (it throws in this version).
+// The client constructor, as in ws.
 function connect(): WebSocket {
   const client = new WebSocket('ws://localhost:8080', ['chat'], { handshakeTimeout: 1000, headers: { a: 'b' } });
   client.on('open', () => client.send('hi'));

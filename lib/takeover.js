@@ -1,0 +1,35 @@
+'use strict';
+
+// Handing a socket Node accepted or connected over to Rust.
+
+/** The file descriptor of a plain TCP socket, or -1 (TLS, pipes, other Duplex streams). */
+function fdOf(socket) {
+  const handle = socket && socket._handle;
+  if (!handle || typeof handle.fd !== 'number' || handle.fd < 0) return -1;
+  if (socket.encrypted || handle.constructor.name !== 'TCP') return -1;
+  return handle.fd;
+}
+
+/**
+ * Calls `adopt(fd, preread)` (which duplicates the fd in Rust) with the bytes
+ * Node had already read past the handshake (`head` and anything buffered),
+ * then closes Node's copy without touching the connection.
+ */
+function takeOver(socket, head, adopt) {
+  // Node caches these on first read: keep `req.socket.remoteAddress` & co.
+  // answering after Node's handle is gone.
+  void socket.remoteAddress;
+  void socket.localAddress;
+  const chunks = head && head.length ? [head] : [];
+  if (socket.readableLength > 0) {
+    const buffered = socket.read(socket.readableLength);
+    if (buffered) chunks.push(buffered);
+  }
+  adopt(fdOf(socket), Buffer.concat(chunks));
+  socket.removeAllListeners('data');
+  socket.on('error', () => {});
+  socket.destroy();
+  return true;
+}
+
+module.exports = { fdOf, takeOver };
