@@ -294,3 +294,35 @@ test('a thousand clients in one process', async (t) => {
   await Promise.all(clients.map((c) => (c.close(), once(c, 'close'))));
   await closeServer(wss);
 });
+
+test('a server that answers garbage: the same error as ws', async (t) => {
+  const net = require('net');
+  const server = net.createServer((sock) => sock.end('\x00\x01garbage that is not HTTP\r\n\r\n'));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const r = await both(async (Impl) => {
+    const c = new Impl.WebSocket(`ws://127.0.0.1:${server.address().port}`);
+    const events = [];
+    c.on('error', (e) => events.push([e.code, e.message]));
+    const [code] = await once(c, 'close');
+    events.push(code);
+    return events;
+  });
+  t.deepEqual(r.wsrs, r.ws);
+  t.is(r.wsrs[0][0], 'HPE_INVALID_CONSTANT');
+  server.close();
+});
+
+test('the server suites run with wsrs\'s own client as the peer (WSRS_TEST_CLIENT=wsrs)', async (t) => {
+  const { execFile } = require('child_process');
+  const r = await new Promise((resolve) =>
+    execFile(
+      process.execPath,
+      [path.join(__dirname, '..', 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '__test__/websocket.test.js', '__test__/protocol.test.js', '__test__/handshake.test.js'],
+      { cwd: path.join(__dirname, '..'), env: { ...process.env, WSRS_TEST_CLIENT: 'wsrs' }, timeout: 120000 },
+      (err, stdout, stderr) => resolve({ err, out: stdout + stderr })
+    )
+  );
+  t.is(r.err, null, r.out.slice(-3000));
+  t.regex(r.out, /\d+ tests passed/);
+});

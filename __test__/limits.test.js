@@ -16,7 +16,7 @@ async function pair(options) {
 
 test('a slow reader past maxBufferedAmount is cut off (backpressure: close)', async (t) => {
   const { wss, client, ws } = await pair({ maxBufferedAmount: 1024 * 1024 });
-  client._socket.pause(); // the peer stops reading
+  client.pause(); // the peer stops reading
   const errors = [];
   ws.on('error', (e) => errors.push(e.code));
   const closed = once(ws, 'close');
@@ -34,13 +34,13 @@ test('a slow reader past maxBufferedAmount is cut off (backpressure: close)', as
   t.true(sent < 10000, `cut off after ${sent} sends`);
   await delay(10);
   t.is(lastErr && lastErr.code, 'WSRS_ERR_BUFFER_FULL');
-  client._socket.resume();
+  client.resume();
   await closeServer(wss);
 });
 
 test('backpressure: drop discards sends past the limit, keeps the connection, then drains', async (t) => {
   const { wss, client, ws } = await pair({ maxBufferedAmount: 256 * 1024, backpressure: 'drop' });
-  client._socket.pause();
+  client.pause();
   const chunk = Buffer.alloc(32 * 1024);
   let dropped = 0;
   for (let i = 0; i < 200; i++) {
@@ -54,7 +54,7 @@ test('backpressure: drop discards sends past the limit, keeps the connection, th
   const drained = once(ws, 'drain');
   let received = 0;
   client.on('message', () => received++);
-  client._socket.resume();
+  client.resume();
   await drained;
   t.is(ws.bufferedAmount, 0);
   const last = new Promise((resolve) => client.on('message', (m) => m.toString() === 'after' && resolve()));

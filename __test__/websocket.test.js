@@ -231,13 +231,13 @@ test('EventTarget interface: addEventListener and on* attributes', async (t) => 
 
 test('bufferedAmount grows when the peer stops reading and drains', async (t) => {
   const { wss, client, ws } = await pair(impls.wsrs);
-  client._socket.pause();
+  client.pause();
   const chunk = Buffer.alloc(64 * 1024);
   for (let i = 0; i < 200; i++) ws.send(chunk);
   await delay(200);
   t.true(ws.bufferedAmount > 0);
   const written = new Promise((resolve) => ws.send('end', resolve));
-  client._socket.resume();
+  client.resume();
   const err = await written;
   t.is(err ?? null, null);
   t.is(ws.bufferedAmount, 0);

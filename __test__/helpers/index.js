@@ -28,10 +28,14 @@ function closeServer(wss) {
   });
 }
 
-/** A real ws client connected to `url`; resolves when open. */
+// The client the server tests use as their peer: ws's by default;
+// WSRS_TEST_CLIENT=wsrs runs them with wsrs's own client instead.
+const Client = process.env.WSRS_TEST_CLIENT === 'wsrs' ? wsrs.WebSocket : ws.WebSocket;
+
+/** A connected client (ws's, or wsrs's with WSRS_TEST_CLIENT=wsrs); resolves when open. */
 function connect(url, options) {
   return new Promise((resolve, reject) => {
-    const c = new ws.WebSocket(url, options);
+    const c = new Client(url, options);
     c.once('open', () => resolve(c));
     c.once('error', reject);
   });
