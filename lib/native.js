@@ -110,8 +110,12 @@ function waitForWrite(ws) {
 // 'uncaughtException'), and the rest of the batch resumes on the next tick:
 // other connections lose nothing.
 let current = null;
+let resumeScheduled = false;
+/** Where the last failed dispatch stopped, to detect one that cannot progress. */
+let failedAt = null;
 
 function onWake() {
+  resumeScheduled = false;
   let done = false;
   try {
     for (;;) {
@@ -126,12 +130,24 @@ function onWake() {
     done = true;
   } finally {
     if (!done) {
+      // Resume once, after the exception has been handled (setImmediate,
+      // so a handler that keeps throwing cannot starve the event loop); a
+      // batch that fails twice without moving on is dropped rather than
+      // retried forever.
+      if (current !== null && failedAt !== null && failedAt.cursor === current && failedAt.i === current.i) {
+        current = null;
+      }
+      failedAt = current === null ? null : { cursor: current, i: current.i };
+      if (!resumeScheduled) {
+        resumeScheduled = true;
+        setImmediate(onWake);
+      }
       // What was sent before the throw goes out now, as it would with ws
       // (whose writes are immediate), even if the process is about to die.
-      process.nextTick(onWake);
       flush();
     }
   }
+  if (done) failedAt = null;
   flush();
 }
 
