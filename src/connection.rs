@@ -619,7 +619,7 @@ impl Conn {
       flooded: AtomicBool::new(false),
       state: AtomicU32::new(State::OPEN),
     });
-    (conn, BridgeReader(Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false, large: false }))
+    (conn, BridgeReader(Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false }))
   }
 
   // ---- called on the I/O thread --------------------------------------------
@@ -657,7 +657,6 @@ struct ConnSink<'a, 'b> {
   input_owned: bool,
   /// (kind, offset, len) of the large message that takes the buffer.
   take: Option<(u32, usize, usize)>,
-  saw_large: bool,
 }
 
 /// Messages this large are handed to JS in a buffer of their own.
@@ -667,7 +666,6 @@ impl Sink for ConnSink<'_, '_> {
   fn message(&mut self, binary: bool, payload: &[u8], at: Option<usize>) -> bool {
     let k = kind::MESSAGE | if binary { FLAG_BINARY } else { 0 };
     if payload.len() >= OWN_MIN {
-      self.saw_large = true;
       if let (true, Some(at)) = (self.input_owned, at) {
         // Pause here: the caller hands the whole buffer to JS with this
         // message in it, then parses what follows.
@@ -742,9 +740,6 @@ struct Reader {
   /// No more frames are parsed (close frame received or protocol error).
   done: bool,
   eof: bool,
-  /// The last read carried a large message: read the next one straight
-  /// into a buffer that can be handed to JS as is.
-  large: bool,
 }
 
 impl Reader {
@@ -763,25 +758,14 @@ impl Reader {
       }
     }
     let mut close = None;
-    let mut saw_large = false;
     loop {
       let from_rbuf = chunk.is_none();
-      let mut sink = ConnSink {
-        conn,
-        slot,
-        events: &mut events,
-        close: None,
-        flooded: false,
-        input_owned: from_rbuf,
-        take: None,
-        saw_large: false,
-      };
+      let mut sink = ConnSink { conn, slot, events: &mut events, close: None, flooded: false, input_owned: from_rbuf, take: None };
       let progress = match chunk.as_deref_mut() {
         Some(c) => self.rx.feed(c, &conn.opts.limits, &mut sink),
         None => self.rx.feed(&mut self.rbuf, &conn.opts.limits, &mut sink),
       };
       let take = sink.take.take();
-      saw_large |= sink.saw_large;
       close = close.or(sink.close.take());
       match progress {
         Progress::Paused { consumed } => {
@@ -805,7 +789,9 @@ impl Reader {
             Some(c) => self.rbuf.extend_from_slice(&c[consumed..]),
           }
           if self.rbuf.is_empty() {
-            pool::give(std::mem::take(&mut self.rbuf));
+            if self.rbuf.capacity() > 0 {
+              self.rbuf = Vec::new();
+            }
           } else if need > self.rbuf.capacity() {
             // Room for the whole frame, within reason, so that the rest of
             // it is read straight into place.
@@ -829,7 +815,6 @@ impl Reader {
       events.push(kind::PEER_CLOSE, slot, *code as u32, reason);
     }
     drop(events);
-    self.large = saw_large;
     conn.last_seen.store(clock(), Ordering::Relaxed);
   }
 
@@ -857,7 +842,7 @@ impl Reader {
 /// `leftover` holds bytes that arrived after the request head.
 pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end: impl FnOnce(&Arc<Conn>)) {
   let _live = LiveTask::new();
-  let mut reader = Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false, large: false };
+  let mut reader = Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false };
   let mut pending_leftover = Some(leftover);
   let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
@@ -1042,9 +1027,6 @@ fn write_vectored_all(stream: &TcpStream, a: &[u8], b: &[u8]) -> io::Result<usiz
   Ok(done)
 }
 
-/// How much a connection receiving large messages reads at a time.
-const LARGE_READ: usize = 256 * 1024;
-
 /// Reads what the socket has. False when the connection is over.
 fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, TcpStream>, reader: &mut Reader) -> bool {
   READ_BUF.with(|b| {
@@ -1054,13 +1036,7 @@ fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, Tcp
       // The rest of a large frame goes straight into its own buffer (sized
       // for the whole frame), saving a copy; everything else lands in the
       // shared buffer first, so idle connections hold none.
-      let mut direct = !reader.rbuf.is_empty() && reader.rbuf.capacity() - reader.rbuf.len() >= 16 * 1024;
-      if !direct && reader.large && reader.rbuf.is_empty() {
-        // Large messages lately: read into a pooled buffer that the next
-        // large message can be handed to JS in, without a copy.
-        reader.rbuf = pool::take(LARGE_READ);
-        direct = true;
-      }
+      let direct = !reader.rbuf.is_empty() && reader.rbuf.capacity() - reader.rbuf.len() >= 16 * 1024;
       let (r, room) = if direct {
         let room = reader.rbuf.capacity() - reader.rbuf.len();
         let r = socket2::SockRef::from(guard.get_inner()).recv(reader.rbuf.spare_capacity_mut());
@@ -1075,9 +1051,6 @@ fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, Tcp
       match r {
         Ok(0) => {
           reader.eof = true;
-          if reader.rbuf.is_empty() {
-            pool::give(std::mem::take(&mut reader.rbuf));
-          }
           return true;
         }
         Ok(n) => {
@@ -1091,10 +1064,6 @@ fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, Tcp
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
           guard.clear_ready();
-          if reader.rbuf.is_empty() {
-            // Idle connections hold no read buffer.
-            pool::give(std::mem::take(&mut reader.rbuf));
-          }
           return true;
         }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
