@@ -242,20 +242,19 @@ fn millis(ms: f64) -> Duration {
 /// Registers a WebSocketServer's settings under `server_id`.
 #[napi]
 pub fn create_server(server_id: u32, o: ServerOptions) {
-  let conn = ConnOptions {
-    limits: Limits {
-      max_payload: if o.max_payload.is_finite() && o.max_payload > 0.0 { o.max_payload as u64 } else { 0 },
+  let conn = conn_options(
+    &ConnectionOptions {
+      max_payload: o.max_payload,
       max_fragments: o.max_fragments,
       skip_utf8_validation: o.skip_utf8_validation,
-      expect_masked: true,
+      auto_pong: o.auto_pong,
+      max_pending_auto_pongs: o.max_pending_auto_pongs,
+      close_timeout: o.close_timeout,
+      max_buffered_amount: o.max_buffered_amount,
+      backpressure: o.backpressure.clone(),
     },
-    auto_pong: o.auto_pong,
-    max_pending_auto_pongs: o.max_pending_auto_pongs,
-    close_timeout: millis(o.close_timeout),
-    max_buffered: if o.max_buffered_amount.is_finite() && o.max_buffered_amount > 0.0 { o.max_buffered_amount as usize } else { 0 },
-    drop_when_full: o.backpressure == "drop",
-    mask: false,
-  };
+    false,
+  );
   Server::create(
     server_id,
     ServerConfig {
@@ -460,7 +459,7 @@ pub fn stats() -> Stats {
 }
 
 #[napi(object)]
-pub struct ClientOptions {
+pub struct ConnectionOptions {
   pub max_payload: f64,
   pub max_fragments: u32,
   pub skip_utf8_validation: bool,
@@ -471,28 +470,31 @@ pub struct ClientOptions {
   pub backpressure: String,
 }
 
-fn client_options(o: &ClientOptions) -> ConnOptions {
+/// Per-connection settings; `client` = the client role (masked frames out,
+/// unmasked frames in).
+fn conn_options(o: &ConnectionOptions, client: bool) -> ConnOptions {
+  let positive = |x: f64| x.is_finite() && x > 0.0;
   ConnOptions {
     limits: Limits {
-      max_payload: if o.max_payload.is_finite() && o.max_payload > 0.0 { o.max_payload as u64 } else { 0 },
+      max_payload: if positive(o.max_payload) { o.max_payload as u64 } else { 0 },
       max_fragments: o.max_fragments,
       skip_utf8_validation: o.skip_utf8_validation,
-      expect_masked: false,
+      expect_masked: !client,
     },
     auto_pong: o.auto_pong,
     max_pending_auto_pongs: o.max_pending_auto_pongs,
     close_timeout: millis(o.close_timeout),
-    max_buffered: if o.max_buffered_amount.is_finite() && o.max_buffered_amount > 0.0 { o.max_buffered_amount as usize } else { 0 },
+    max_buffered: if positive(o.max_buffered_amount) { o.max_buffered_amount as usize } else { 0 },
     drop_when_full: o.backpressure == "drop",
-    mask: true,
+    mask: client,
   }
 }
 
 /// A client connection whose handshake Node completed on a plain TCP socket:
 /// Rust takes it over (as `adopt`), in the client role (masked frames).
 #[napi]
-pub fn client_adopt(fd: i32, slot: u32, preread: BufferSlice, o: ClientOptions) -> Result<()> {
-  let conn = crate::connection::adopt(client_options(&o), fd, slot, &[], preread.to_vec(), |_| {})
+pub fn client_adopt(fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptions) -> Result<()> {
+  let conn = crate::connection::adopt(conn_options(&o, true), fd, slot, &[], preread.to_vec(), |_| {})
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
   registry::with(|r| r.insert(slot, 0, conn));
   Ok(())
@@ -500,8 +502,8 @@ pub fn client_adopt(fd: i32, slot: u32, preread: BufferSlice, o: ClientOptions) 
 
 /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
 #[napi]
-pub fn client_bridge_open(slot: u32, o: ClientOptions) -> bool {
-  let (conn, reader) = Conn::new_bridged(client_options(&o), slot);
+pub fn client_bridge_open(slot: u32, o: ConnectionOptions) -> bool {
+  let (conn, reader) = Conn::new_bridged(conn_options(&o, true), slot);
   registry::with(|r| r.insert_bridged(slot, 0, conn, reader));
   true
 }

@@ -248,6 +248,29 @@ thread_local! {
 }
 
 impl Out {
+  fn new(phase: Phase, stream: Option<Arc<Socket>>, bridged: bool) -> Out {
+    Out {
+      phase,
+      stream,
+      buf: Vec::new(),
+      pos: 0,
+      blocked: false,
+      dirty: false,
+      close_sent: false,
+      close_received: false,
+      shutdown_pending: false,
+      shut: false,
+      closing_since: None,
+      terminate: false,
+      paused: false,
+      write_failed: false,
+      pending_pongs: 0,
+      bridged,
+      js_out: Vec::new(),
+      js_end: false,
+    }
+  }
+
   /// Writes as much of `buf` as the socket takes. Ok(true) when all is written.
   fn write_some(&mut self) -> io::Result<bool> {
     if self.bridged {
@@ -325,35 +348,21 @@ impl Out {
 
 impl Conn {
   pub fn new(opts: ConnOptions, stream: Arc<Socket>) -> Arc<Conn> {
+    Conn::build(opts, 0, Out::new(Phase::Pending, Some(stream), false))
+  }
+
+  fn build(opts: ConnOptions, slot: u32, out: Out) -> Arc<Conn> {
+    let state = State::of(&out).0;
     Arc::new(Conn {
       id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-      slot: AtomicU32::new(0),
+      slot: AtomicU32::new(slot),
       opts,
-      out: Mutex::new(Out {
-        phase: Phase::Pending,
-        stream: Some(stream),
-        buf: Vec::new(),
-        pos: 0,
-        blocked: false,
-        dirty: false,
-        close_sent: false,
-        close_received: false,
-        shutdown_pending: false,
-        shut: false,
-        closing_since: None,
-        terminate: false,
-        paused: false,
-        write_failed: false,
-        pending_pongs: 0,
-        bridged: false,
-        js_out: Vec::new(),
-        js_end: false,
-      }),
+      out: Mutex::new(out),
       notify: Notify::new(),
       last_seen: AtomicU64::new(clock()),
       pinged_at: AtomicU64::new(0),
       flooded: AtomicBool::new(false),
-      state: AtomicU32::new(0),
+      state: AtomicU32::new(state),
     })
   }
 
@@ -589,36 +598,7 @@ impl Conn {
   /// feeds what it reads to `BridgeReader::feed` and writes what `flush_all`
   /// returns; Rust keeps the protocol. Open at once under `slot`.
   pub fn new_bridged(opts: ConnOptions, slot: u32) -> (Arc<Conn>, BridgeReader) {
-    let conn = Arc::new(Conn {
-      id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-      slot: AtomicU32::new(slot),
-      opts,
-      out: Mutex::new(Out {
-        phase: Phase::Open,
-        stream: None,
-        buf: Vec::new(),
-        pos: 0,
-        blocked: false,
-        dirty: false,
-        close_sent: false,
-        close_received: false,
-        shutdown_pending: false,
-        shut: false,
-        closing_since: None,
-        terminate: false,
-        paused: false,
-        write_failed: false,
-        pending_pongs: 0,
-        bridged: true,
-        js_out: Vec::new(),
-        js_end: false,
-      }),
-      notify: Notify::new(),
-      last_seen: AtomicU64::new(clock()),
-      pinged_at: AtomicU64::new(0),
-      flooded: AtomicBool::new(false),
-      state: AtomicU32::new(State::OPEN),
-    });
+    let conn = Conn::build(opts, slot, Out::new(Phase::Open, None, true));
     (conn, BridgeReader(Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false }))
   }
 
