@@ -333,17 +333,38 @@ async fn idle(port: u16, conns: usize, secs: f64) -> String {
   "{\"done\":true}".to_string()
 }
 
+#[derive(Default)]
+struct Soak {
+  sent: u64,
+  received: u64,
+  reordered: u64,
+  errors: u64,
+}
+
+/// Counts the sequence-numbered echoes in `buf[..*have]`, checking their
+/// order, and keeps the incomplete tail.
+fn check_echoes(buf: &mut [u8], have: &mut usize, next_expected: &mut u64, s: &mut Soak) {
+  let mut got = Vec::new();
+  let used = parse_frames(&buf[..*have], |op, p| {
+    if op == 2 && p.len() == 8 {
+      got.push(u64::from_le_bytes(p.try_into().unwrap()));
+    }
+  });
+  buf.copy_within(used..*have, 0);
+  *have -= used;
+  for g in got {
+    s.received += 1;
+    if g != *next_expected {
+      s.reordered += 1;
+    }
+    *next_expected = g + 1;
+  }
+}
+
 /// CONNS connections, each sending a sequence-numbered message every
 /// `conns / rate` seconds for SECONDS, checking that every echo comes back,
 /// in order. Then closes them all.
 async fn soak(port: u16, conns: usize, rate: f64, secs: f64) -> String {
-  #[derive(Default)]
-  struct Soak {
-    sent: u64,
-    received: u64,
-    reordered: u64,
-    errors: u64,
-  }
   let st = Rc::new(RefCell::new(Soak::default()));
   let mut streams = Vec::with_capacity(conns);
   for wave in (0..conns).collect::<Vec<_>>().chunks(200) {
@@ -393,22 +414,7 @@ async fn soak(port: u16, conns: usize, rate: f64, secs: f64) -> String {
               Ok(n) => n,
             };
             have += n;
-            let mut got = Vec::new();
-            let used = parse_frames(&buf[..have], |op, p| {
-              if op == 2 && p.len() == 8 {
-                got.push(u64::from_le_bytes(p.try_into().unwrap()));
-              }
-            });
-            buf.copy_within(used..have, 0);
-            have -= used;
-            let mut s = st.borrow_mut();
-            for g in got {
-              s.received += 1;
-              if g != next_expected {
-                s.reordered += 1;
-              }
-              next_expected = g + 1;
-            }
+            check_echoes(&mut buf, &mut have, &mut next_expected, &mut st.borrow_mut());
           }
         }
       }
@@ -420,22 +426,7 @@ async fn soak(port: u16, conns: usize, rate: f64, secs: f64) -> String {
             Ok(n) => n,
           };
           have += n;
-          let mut got = Vec::new();
-          let used = parse_frames(&buf[..have], |op, p| {
-            if op == 2 && p.len() == 8 {
-              got.push(u64::from_le_bytes(p.try_into().unwrap()));
-            }
-          });
-          buf.copy_within(used..have, 0);
-          have -= used;
-          let mut s = st.borrow_mut();
-          for g in got {
-            s.received += 1;
-            if g != next_expected {
-              s.reordered += 1;
-            }
-            next_expected = g + 1;
-          }
+          check_echoes(&mut buf, &mut have, &mut next_expected, &mut st.borrow_mut());
         }
       };
       let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
