@@ -18,7 +18,7 @@ const { URL } = require('url');
 
 const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID } = require('./constants');
 const { fdOf, takeOver } = require('./takeover');
-const { binding } = require('./native');
+const { binding, connectionOptions } = require('./native');
 
 const protocolVersions = [8, 13];
 const subprotocolRegex = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
@@ -247,16 +247,7 @@ function initAsClient(websocket, address, protocols, options) {
       return;
     }
 
-    const native = {
-      maxPayload: Number(opts.maxPayload) || 0,
-      maxFragments: opts.maxFragments >>> 0,
-      skipUtf8Validation: !!opts.skipUTF8Validation,
-      autoPong: opts.autoPong !== false,
-      maxPendingAutoPongs: opts.maxPendingAutoPongs >>> 0,
-      closeTimeout: Number(opts.closeTimeout),
-      maxBufferedAmount: Number(opts.maxBufferedAmount) || 0,
-      backpressure: opts.backpressure === 'drop' ? 'drop' : 'close'
-    };
+    const native = connectionOptions(opts);
     if (fdOf(socket) !== -1) {
       websocket._attachNative((slot) =>
         takeOver(socket, head, (fd, preread) => binding.clientAdopt(fd, slot, preread, native))

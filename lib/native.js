@@ -250,6 +250,23 @@ binding.init(onWake);
 process.on('exit', () => binding.flush());
 
 /**
+ * The per-connection settings Rust needs, from ws-style options (the same
+ * for a server's connections and for a client).
+ */
+function connectionOptions(options) {
+  return {
+    maxPayload: Number(options.maxPayload) || 0,
+    maxFragments: options.maxFragments >>> 0,
+    skipUtf8Validation: !!options.skipUTF8Validation,
+    autoPong: options.autoPong !== false,
+    maxPendingAutoPongs: options.maxPendingAutoPongs >>> 0,
+    closeTimeout: Number(options.closeTimeout),
+    maxBufferedAmount: Number(options.maxBufferedAmount) || 0,
+    backpressure: options.backpressure === 'drop' ? 'drop' : 'close'
+  };
+}
+
+/**
  * Live objects, for leak checks: Rust's connection tasks, pending upgrades,
  * open connections and topics, and the JS side's sockets, servers and event
  * loop references.
@@ -278,6 +295,7 @@ function bridgedClosed(ws) {
 module.exports = {
   addServer,
   bridgedClosed,
+  connectionOptions,
   feed,
   stats,
   addSocket,

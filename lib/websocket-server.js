@@ -83,19 +83,11 @@ class WebSocketServer extends EventEmitter {
     const port = options.port != null ? validatePort(options.port) : null;
     // The Rust side of this server: its limits, and its heartbeat.
     this._id = native.addServer(this);
-    native.binding.createServer(this._id, {
-      maxPayload: Number(options.maxPayload) || 0,
-      maxFragments: options.maxFragments >>> 0,
-      skipUtf8Validation: !!options.skipUTF8Validation,
-      autoPong: options.autoPong !== false,
-      maxPendingAutoPongs: options.maxPendingAutoPongs >>> 0,
-      closeTimeout: Number(options.closeTimeout),
+    native.binding.createServer(this._id, native.connectionOptions(options), {
       heartbeatInterval: this._heartbeat ? this._heartbeat.interval : 0,
       heartbeatTimeout: this._heartbeat ? this._heartbeat.timeout : 0,
       handshakeTimeout: Number(options.handshakeTimeout) || 0,
-      maxHeaderSize: options.maxHeaderSize >>> 0,
-      maxBufferedAmount: Number(options.maxBufferedAmount) || 0,
-      backpressure: options.backpressure
+      maxHeaderSize: options.maxHeaderSize >>> 0
     });
 
     if (port !== null) {

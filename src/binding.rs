@@ -207,23 +207,14 @@ pub fn bridge_feed(slot: u32, data: BufferSlice) -> bool {
   registry::with(|r| r.feed(slot, &mut bytes))
 }
 
+/// Settings of a server beyond those of its connections.
 #[napi(object)]
 pub struct ServerOptions {
-  pub max_payload: f64,
-  pub max_fragments: u32,
-  pub skip_utf8_validation: bool,
-  pub auto_pong: bool,
-  pub max_pending_auto_pongs: u32,
-  pub close_timeout: f64,
   /// Milliseconds; 0 = no native heartbeat.
   pub heartbeat_interval: f64,
   pub heartbeat_timeout: f64,
   pub handshake_timeout: f64,
   pub max_header_size: u32,
-  /// Bytes; 0 = no limit.
-  pub max_buffered_amount: f64,
-  /// "close" or "drop".
-  pub backpressure: String,
 }
 
 #[napi(object)]
@@ -239,26 +230,14 @@ fn millis(ms: f64) -> Duration {
   Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
 }
 
-/// Registers a WebSocketServer's settings under `server_id`.
+/// Registers a WebSocketServer's settings under `server_id`: those of its
+/// connections and its own.
 #[napi]
-pub fn create_server(server_id: u32, o: ServerOptions) {
-  let conn = conn_options(
-    &ConnectionOptions {
-      max_payload: o.max_payload,
-      max_fragments: o.max_fragments,
-      skip_utf8_validation: o.skip_utf8_validation,
-      auto_pong: o.auto_pong,
-      max_pending_auto_pongs: o.max_pending_auto_pongs,
-      close_timeout: o.close_timeout,
-      max_buffered_amount: o.max_buffered_amount,
-      backpressure: o.backpressure.clone(),
-    },
-    false,
-  );
+pub fn create_server(server_id: u32, conn: ConnectionOptions, o: ServerOptions) {
   Server::create(
     server_id,
     ServerConfig {
-      conn,
+      conn: conn_options(&conn, false),
       heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
       handshake_timeout: millis(o.handshake_timeout),
       max_header_size: o.max_header_size as usize,

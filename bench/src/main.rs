@@ -310,16 +310,16 @@ async fn handshakes(port: u16, count: usize, concurrency: usize) -> String {
   format!("{{\"handshakes_per_sec\":{:.0},\"errors\":{}}}", count as f64 / elapsed, d.1)
 }
 
-async fn idle(port: u16, conns: usize, secs: f64) -> String {
+/// Opens `conns` connections, in waves so the server's backlog is not
+/// overrun. Returns them and how many failed.
+async fn connect_all(port: u16, conns: usize) -> (Vec<TcpStream>, u64) {
   let mut streams = Vec::with_capacity(conns);
   let mut errors = 0;
-  let start = Instant::now();
-  // Connect in waves so the server's backlog is not overrun.
-  for wave in (0..conns).collect::<Vec<_>>().chunks(200) {
-    let mut hs = Vec::new();
-    for _ in wave {
-      hs.push(tokio::task::spawn_local(handshake(port)));
-    }
+  let mut left = conns;
+  while left > 0 {
+    let wave = left.min(200);
+    left -= wave;
+    let hs: Vec<_> = (0..wave).map(|_| tokio::task::spawn_local(handshake(port))).collect();
     for h in hs {
       match h.await {
         Ok(Ok(s)) => streams.push(s),
@@ -327,6 +327,12 @@ async fn idle(port: u16, conns: usize, secs: f64) -> String {
       }
     }
   }
+  (streams, errors)
+}
+
+async fn idle(port: u16, conns: usize, secs: f64) -> String {
+  let start = Instant::now();
+  let (streams, errors) = connect_all(port, conns).await;
   println!("{{\"ready\":{},\"errors\":{},\"connect_secs\":{:.2}}}", streams.len(), errors, start.elapsed().as_secs_f64());
   tokio::time::sleep(Duration::from_secs_f64(secs)).await;
   drop(streams);
@@ -365,20 +371,8 @@ fn check_echoes(buf: &mut [u8], have: &mut usize, next_expected: &mut u64, s: &m
 /// `conns / rate` seconds for SECONDS, checking that every echo comes back,
 /// in order. Then closes them all.
 async fn soak(port: u16, conns: usize, rate: f64, secs: f64) -> String {
-  let st = Rc::new(RefCell::new(Soak::default()));
-  let mut streams = Vec::with_capacity(conns);
-  for wave in (0..conns).collect::<Vec<_>>().chunks(200) {
-    let mut hs = Vec::new();
-    for _ in wave {
-      hs.push(tokio::task::spawn_local(handshake(port)));
-    }
-    for h in hs {
-      match h.await {
-        Ok(Ok(s)) => streams.push(s),
-        _ => st.borrow_mut().errors += 1,
-      }
-    }
-  }
+  let (streams, errors) = connect_all(port, conns).await;
+  let st = Rc::new(RefCell::new(Soak { errors, ..Soak::default() }));
   println!("{{\"ready\":{}}}", streams.len());
   let period = Duration::from_secs_f64(conns as f64 / rate.max(1.0));
   let start = Instant::now();
