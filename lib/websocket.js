@@ -485,7 +485,8 @@ class WebSocket extends EventEmitter {
     const socket = this._bridged;
     if (socket === null) return;
     if (destroy) {
-      this._onBufferLimit(true);
+      // Rust ended it (a send past the buffer limit, reported by that send,
+      // or a pong flood): Node's socket goes with it.
       socket.destroy();
       return;
     }
