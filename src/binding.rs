@@ -39,12 +39,15 @@ thread_local! {
 }
 
 /// Registers the JS function called (with no arguments) whenever events are
-/// waiting; it then calls `drain()`. Starts unreferenced (see `setRef`).
+/// waiting; it then calls `drain()`. Other threads reach it through a
+/// threadsafe function (which starts unreferenced, see `setRef`); the JS
+/// thread's own reactor calls it directly. Starts the reactor.
 #[napi]
-pub fn init(on_wake: Function<(), Unknown<'static>>) -> Result<()> {
+pub fn init(env: Env, on_wake: Function<(), Unknown<'static>>) -> Result<()> {
   if !TSFN.load(Ordering::Acquire).is_null() {
     return Ok(());
   }
+  let raw_fn = on_wake.raw();
   let tsfn: WakeFn = on_wake
     .build_threadsafe_function::<()>()
     .weak::<true>()
@@ -52,7 +55,79 @@ pub fn init(on_wake: Function<(), Unknown<'static>>) -> Result<()> {
     .build_callback(|_ctx| Ok(()))?;
   TSFN.store(tsfn.raw(), Ordering::Release);
   bridge::bridge().set_waker(Box::new(TsfnWaker(tsfn)));
+  start_reactor(env.raw(), raw_fn)
+}
+
+/// How the reactor calls JS (JS thread only).
+#[derive(Clone, Copy)]
+struct Direct {
+  env: sys::napi_env,
+  func: sys::napi_ref,
+  context: sys::napi_async_context,
+}
+
+thread_local! {
+  static DIRECT: std::cell::Cell<Option<Direct>> = const { std::cell::Cell::new(None) };
+}
+
+fn start_reactor(env: sys::napi_env, func: sys::napi_value) -> Result<()> {
+  let fail = || Error::from_reason("cannot start the socket reactor on the JS thread");
+  // SAFETY: napi calls on the JS thread with its env; the reference keeps
+  // the function alive for the life of the environment.
+  unsafe {
+    let mut loop_ = ptr::null_mut();
+    let mut fref = ptr::null_mut();
+    let mut resource = ptr::null_mut();
+    let mut name = ptr::null_mut();
+    let mut context = ptr::null_mut();
+    let ok = sys::napi_get_uv_event_loop(env, &mut loop_) == sys::Status::napi_ok
+      && sys::napi_create_reference(env, func, 1, &mut fref) == sys::Status::napi_ok
+      && sys::napi_create_object(env, &mut resource) == sys::Status::napi_ok
+      && sys::napi_create_string_utf8(env, c"wsrs".as_ptr(), 4, &mut name) == sys::Status::napi_ok
+      && sys::napi_async_init(env, resource, name, &mut context) == sys::Status::napi_ok;
+    if !ok {
+      return Err(fail());
+    }
+    DIRECT.with(|d| d.set(Some(Direct { env, func: fref, context })));
+    let hooks = crate::reactor::Hooks { readable: |slot| registry::with(|r| r.on_readable(slot)), deliver: call_on_wake };
+    if !crate::reactor::start(loop_.cast(), hooks) {
+      return Err(fail());
+    }
+    sys::napi_add_env_cleanup_hook(env, Some(stop_reactor), ptr::null_mut());
+  }
   Ok(())
+}
+
+unsafe extern "C" fn stop_reactor(_arg: *mut std::ffi::c_void) {
+  crate::reactor::stop();
+  DIRECT.with(|d| d.set(None));
+}
+
+/// Calls JS's `onWake` from the reactor (outside any JS frame), as a
+/// top-level callback: microtasks and `process.nextTick` run after it, and an
+/// exception it throws becomes an 'uncaughtException', as with any I/O
+/// callback in Node.
+fn call_on_wake() {
+  let Some(d) = DIRECT.with(|d| d.get()) else { return };
+  // SAFETY: napi calls on the JS thread, inside a handle scope opened here.
+  unsafe {
+    let mut scope = ptr::null_mut();
+    if sys::napi_open_handle_scope(d.env, &mut scope) != sys::Status::napi_ok {
+      return;
+    }
+    let (mut func, mut recv, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    if sys::napi_get_reference_value(d.env, d.func, &mut func) == sys::Status::napi_ok
+      && sys::napi_get_global(d.env, &mut recv) == sys::Status::napi_ok
+    {
+      let status = sys::napi_make_callback(d.env, d.context, recv, func, 0, ptr::null(), &mut result);
+      if status == sys::Status::napi_pending_exception {
+        let mut err = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(d.env, &mut err);
+        sys::napi_fatal_exception(d.env, err);
+      }
+    }
+    sys::napi_close_handle_scope(d.env, scope);
+  }
 }
 
 /// Keeps the event loop alive (true) while any server listens or socket is
@@ -195,8 +270,8 @@ pub fn bridge_open(server_id: u32, slot: u32) -> bool {
   let Some(opts) = Server::conn_options(server_id) else {
     return false;
   };
-  let (conn, reader) = Conn::new_bridged(opts, slot);
-  registry::with(|r| r.insert_bridged(slot, server_id, conn, reader));
+  let conn = Conn::new_bridged(opts, slot);
+  registry::with(|r| r.insert_bridged(slot, server_id, conn));
   true
 }
 
@@ -287,11 +362,11 @@ fn with<R>(slot: u32, default: R, f: impl FnOnce(&Arc<Conn>) -> R) -> R {
 /// sent on `slot`. False if the peer is already gone.
 #[napi]
 pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> bool {
-  let Some(conn) = Conn::accept(request_id, slot, &head) else {
+  let Some((conn, leftover)) = Conn::accept(request_id, slot, &head) else {
     return false;
   };
   Server::accepted(server_id, &conn);
-  registry::with(|r| r.insert(slot, server_id, conn));
+  registry::with(|r| r.insert_native(slot, server_id, conn, leftover));
   true
 }
 
@@ -300,9 +375,9 @@ pub fn accept(request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> 
 /// just read.
 #[napi]
 pub fn adopt(server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<()> {
-  let conn = Server::adopt(server_id, fd, slot, &head, preread.to_vec())
+  let conn = Server::adopt(server_id, fd, slot, &head)
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-  registry::with(|r| r.insert(slot, server_id, conn));
+  registry::with(|r| r.insert_native(slot, server_id, conn, preread.to_vec()));
   Ok(())
 }
 
@@ -403,12 +478,12 @@ pub fn terminate(slot: u32) {
 
 #[napi]
 pub fn pause(slot: u32) {
-  with(slot, (), |c| c.set_paused(true))
+  registry::with(|r| r.set_paused(slot, true))
 }
 
 #[napi]
 pub fn resume(slot: u32) {
-  with(slot, (), |c| c.set_paused(false))
+  registry::with(|r| r.set_paused(slot, false))
 }
 
 /// Bytes queued but not yet written to the socket.
@@ -473,16 +548,16 @@ fn conn_options(o: &ConnectionOptions, client: bool) -> ConnOptions {
 /// Rust takes it over (as `adopt`), in the client role (masked frames).
 #[napi]
 pub fn client_adopt(fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptions) -> Result<()> {
-  let conn = crate::connection::adopt(conn_options(&o, true), fd, slot, &[], preread.to_vec(), |_| {})
+  let conn = crate::connection::adopt(conn_options(&o, true), fd, slot, &[], |_| {})
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-  registry::with(|r| r.insert(slot, 0, conn));
+  registry::with(|r| r.insert_native(slot, 0, conn, preread.to_vec()));
   Ok(())
 }
 
 /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
 #[napi]
 pub fn client_bridge_open(slot: u32, o: ConnectionOptions) -> bool {
-  let (conn, reader) = Conn::new_bridged(conn_options(&o, true), slot);
-  registry::with(|r| r.insert_bridged(slot, 0, conn, reader));
+  let conn = Conn::new_bridged(conn_options(&o, true), slot);
+  registry::with(|r| r.insert_bridged(slot, 0, conn));
   true
 }

@@ -129,10 +129,18 @@ impl Bridge {
   /// lock (a swap when JS has drained everything) and wakes the JS thread.
   pub fn events(&self) -> Events<'_> {
     let staging = STAGING.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    Events { staging, bridge: self }
+    Events { staging, bridge: self, wake: true }
   }
 
-  fn publish(&self, staging: &mut Batch) {
+  /// Like `events`, but publishing does not wake JS: for the JS thread's own
+  /// reactor, which calls JS itself once everything ready is read.
+  pub fn events_quiet(&self) -> Events<'_> {
+    let mut e = self.events();
+    e.wake = false;
+    e
+  }
+
+  fn publish(&self, staging: &mut Batch, wake: bool) {
     {
       let mut shared = self.batch.lock().unwrap();
       if shared.is_empty() {
@@ -141,7 +149,9 @@ impl Bridge {
         shared.append(staging);
       }
     }
-    self.commit();
+    if wake {
+      self.commit();
+    }
   }
 
   /// JS thread: swaps the pending batch with `spare` (which must be empty).
@@ -168,6 +178,7 @@ thread_local! {
 pub struct Events<'a> {
   staging: Batch,
   bridge: &'a Bridge,
+  wake: bool,
 }
 
 impl Events<'_> {
@@ -184,13 +195,21 @@ impl Events<'_> {
     b.meta.extend_from_slice(&[kind | FLAG_OWNED, id, len as u32, offset as u32]);
     b.owned.push(buf);
   }
+
+  /// Drops what was staged instead of publishing it.
+  pub fn discard(mut self) {
+    for buf in self.staging.owned.drain(..) {
+      crate::pool::give(buf);
+    }
+    self.staging.clear();
+  }
 }
 
 impl Drop for Events<'_> {
   fn drop(&mut self) {
     let mut staging = std::mem::take(&mut self.staging);
     if !staging.is_empty() {
-      self.bridge.publish(&mut staging);
+      self.bridge.publish(&mut staging, self.wake);
       staging.clear();
     }
     // Give the (empty) staging buffers back for the next read.

@@ -1,6 +1,8 @@
-//! One WebSocket connection: the I/O task that reads and parses frames,
-//! answers pings, runs the close handshake and its timeout, and the shared
-//! state through which the JS thread sends.
+//! One WebSocket connection: its reading state (`Reader`, on the JS thread:
+//! reads when the reactor says the socket is readable, parses frames, answers
+//! pings), its I/O task (on the I/O thread: the phases before it opens, the
+//! close timeout, waiting for a full socket to take writes, the teardown),
+//! and the shared state through which the JS thread sends.
 //!
 //! Writes are corked: `send` (JS thread) frames into the connection's output
 //! buffer and puts the connection on the JS thread's flush list; `flush` (once
@@ -27,12 +29,15 @@ use crate::pool;
 /// A connected socket registered with the I/O thread's reactor.
 pub type Socket = AsyncFd<TcpStream>;
 
-/// Registers a (non-blocking) socket with the reactor; needs a runtime context.
+/// Registers a (non-blocking) socket with the I/O thread's reactor, for
+/// writability only: it is read on the JS thread (`reactor`), so data
+/// arriving never wakes the I/O thread. Needs a runtime context.
 pub fn register(stream: TcpStream) -> io::Result<Arc<Socket>> {
   stream.set_nonblocking(true)?;
   // SAFETY: a std TcpStream owns its fd, which stays open and unchanged
   // until the AsyncFd (which owns the stream) is dropped.
-  let fd = unsafe { AsyncFd::register(stream) }.map_err(|e| e.into_parts().1)?;
+  let fd = unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::WRITABLE) }
+    .map_err(|e| e.into_parts().1)?;
   Ok(Arc::new(fd))
 }
 
@@ -113,8 +118,9 @@ struct Out {
   shut: bool,
   closing_since: Option<Instant>,
   terminate: bool,
-  paused: bool,
   write_failed: bool,
+  /// The peer closed its side (seen by the JS thread's read).
+  peer_eof: bool,
   pending_pongs: u32,
   /// Node keeps the socket (TLS, any Duplex): bytes to write are handed to
   /// JS (`js_out`), and `js_end` asks JS to end the socket once written.
@@ -147,13 +153,13 @@ struct State(u32);
 
 impl State {
   const TERMINATE: u32 = 1;
-  const PAUSED: u32 = 2;
   const BLOCKED: u32 = 4;
   const FAILED: u32 = 8;
   const OPEN: u32 = 16;
   const REJECTED: u32 = 32;
   const SHUT: u32 = 64;
   const CLOSING: u32 = 128;
+  const EOF: u32 = 256;
 
   fn of(o: &Out) -> State {
     let mut b = 0;
@@ -163,13 +169,13 @@ impl State {
       }
     };
     set(o.terminate, Self::TERMINATE);
-    set(o.paused, Self::PAUSED);
     set(o.blocked, Self::BLOCKED);
     set(o.write_failed, Self::FAILED);
     set(o.phase == Phase::Open, Self::OPEN);
     set(o.phase == Phase::Rejected, Self::REJECTED);
     set(o.shut, Self::SHUT);
     set(o.closing_since.is_some(), Self::CLOSING);
+    set(o.peer_eof, Self::EOF);
     State(b)
   }
 
@@ -234,16 +240,17 @@ pub fn counts() -> (usize, usize) {
   (LIVE_TASKS.load(Ordering::Relaxed), pending().lock().unwrap().len())
 }
 
-/// Connections whose upgrade awaits JS's decision, by request id.
-fn pending() -> &'static Mutex<HashMap<u32, Arc<Conn>>> {
-  static P: OnceLock<Mutex<HashMap<u32, Arc<Conn>>>> = OnceLock::new();
+/// Connections whose upgrade awaits JS's decision, by request id, with the
+/// bytes that arrived after the request head.
+fn pending() -> &'static Mutex<HashMap<u32, (Arc<Conn>, Vec<u8>)>> {
+  static P: OnceLock<Mutex<HashMap<u32, (Arc<Conn>, Vec<u8>)>>> = OnceLock::new();
   P.get_or_init(Default::default)
 }
 
 thread_local! {
   /// Connections with unwritten bytes queued by this (the JS) thread.
   static DIRTY: RefCell<Vec<Arc<Conn>>> = const { RefCell::new(Vec::new()) };
-  /// The I/O thread's one receive buffer, shared by all its connections.
+  /// The reading thread's one receive buffer, shared by all connections.
   static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
 }
 
@@ -262,8 +269,8 @@ impl Out {
       shut: false,
       closing_since: None,
       terminate: false,
-      paused: false,
       write_failed: false,
+      peer_eof: false,
       pending_pongs: 0,
       bridged,
       js_out: Vec::new(),
@@ -366,8 +373,10 @@ impl Conn {
     })
   }
 
-  pub fn register_pending(self: &Arc<Self>) {
-    pending().lock().unwrap().insert(self.id, self.clone());
+  /// Waits for JS's decision; `leftover` (bytes after the request head) is
+  /// parsed once the connection is open.
+  pub fn register_pending(self: &Arc<Self>, leftover: Vec<u8>) {
+    pending().lock().unwrap().insert(self.id, (self.clone(), leftover));
   }
 
   pub fn slot(&self) -> u32 {
@@ -400,14 +409,15 @@ impl Conn {
   // ---- called on the JS thread -------------------------------------------
 
   /// JS accepted the upgrade: `head` (the 101 response) goes out first, with
-  /// whatever is sent before the next flush.
-  pub fn accept(request_id: u32, slot: u32, head: &[u8]) -> Option<Arc<Conn>> {
-    let conn = pending().lock().unwrap().remove(&request_id)?;
+  /// whatever is sent before the next flush. Returns the connection and the
+  /// bytes that followed the request.
+  pub fn accept(request_id: u32, slot: u32, head: &[u8]) -> Option<(Arc<Conn>, Vec<u8>)> {
+    let (conn, leftover) = pending().lock().unwrap().remove(&request_id)?;
     if !Conn::open(&conn, slot, head) {
       return None;
     }
     conn.notify.notify_one();
-    Some(conn)
+    Some((conn, leftover))
   }
 
   /// Moves a connection to the open phase under JS slot `slot`, with `head`
@@ -426,7 +436,7 @@ impl Conn {
 
   /// JS refused the upgrade: write `answer` (if any) and close.
   pub fn reject(request_id: u32, answer: Option<&[u8]>) {
-    let Some(conn) = pending().lock().unwrap().remove(&request_id) else {
+    let Some((conn, _)) = pending().lock().unwrap().remove(&request_id) else {
       return;
     };
     {
@@ -548,11 +558,6 @@ impl Conn {
     self.notify.notify_one();
   }
 
-  pub fn set_paused(&self, paused: bool) {
-    self.lock().paused = paused;
-    self.notify.notify_one();
-  }
-
   /// Bytes queued but not yet handed to the kernel.
   pub fn buffered_amount(&self) -> usize {
     self.lock().buffered()
@@ -595,12 +600,12 @@ impl Conn {
   }
 
   /// A connection whose socket Node keeps (a TLS socket, any Duplex): JS
-  /// feeds what it reads to `BridgeReader::feed` and writes what `flush_all`
+  /// feeds what it reads to `Reader::feed` and writes what `flush_all`
   /// returns; Rust keeps the protocol. Open at once under `slot`.
-  pub fn new_bridged(opts: ConnOptions, slot: u32) -> (Arc<Conn>, BridgeReader) {
-    let conn = Conn::build(opts, slot, Out::new(Phase::Open, None, true));
-    (conn, BridgeReader(Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false }))
+  pub fn new_bridged(opts: ConnOptions, slot: u32) -> Arc<Conn> {
+    Conn::build(opts, slot, Out::new(Phase::Open, None, true))
   }
+
 
   // ---- called on the I/O thread --------------------------------------------
 
@@ -697,40 +702,161 @@ pub struct BridgeWrite {
   pub destroy: bool,
 }
 
-/// The parsing state of a bridged connection (kept on the JS thread).
-pub struct BridgeReader(Reader);
-
-impl BridgeReader {
-  /// Parses bytes JS read from the socket; events go to the bridge. What
-  /// parsing wrote (pongs) is returned to JS by the next flush.
-  pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8]) {
-    self.0.process(conn, Some(bytes));
-    let mut out = conn.lock();
-    if !out.js_out.is_empty() || out.js_end || !out.buf.is_empty() {
-      conn.mark_dirty(&mut out);
-    }
-  }
-}
-
-/// Reading state owned by the I/O task.
-struct Reader {
+/// A connection's reading state. It belongs to the JS thread (the registry
+/// keeps it with the connection's slot): the socket is read there, when the
+/// reactor says it is readable, or, for a socket Node keeps, fed by JS.
+pub struct Reader {
   rx: Receiver,
   /// Bytes of an incomplete frame carried to the next read.
   rbuf: Vec<u8>,
   /// No more frames are parsed (close frame received or protocol error).
   done: bool,
+  /// Nothing more to read: the peer closed its side, or reading failed.
   eof: bool,
+  /// `pause()`: the socket is not read until `resume()`.
+  paused: bool,
+}
+
+/// How a read ended.
+enum ReadEnd {
+  /// The socket has nothing more for now.
+  Drained,
+  Eof,
+  Failed,
+  /// The peer sends pings faster than it reads pongs: terminating.
+  Flooded,
 }
 
 impl Reader {
+  pub fn new() -> Reader {
+    Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false, paused: false }
+  }
+
+  /// Starts reading a connection that has a socket of its own (JS thread):
+  /// `preread` (bytes already received after the handshake) is parsed
+  /// first, then the reactor watches the socket.
+  pub fn start(&mut self, conn: &Arc<Conn>, mut preread: Vec<u8>) {
+    if !preread.is_empty() {
+      let mut events = bridge::bridge().events();
+      self.process(conn, Some(&mut preread), &mut events);
+      deliver_if_connected(conn, events);
+    }
+    self.watch(conn, true);
+  }
+
+  /// `pause()` / `resume()` (JS thread).
+  pub fn set_paused(&mut self, conn: &Conn, paused: bool) {
+    self.paused = paused;
+    self.watch(conn, !paused);
+  }
+
+  /// Adds the socket to the reactor (`on`) or takes it out. Under the
+  /// connection's lock, so it cannot race the I/O thread's teardown.
+  fn watch(&self, conn: &Conn, on: bool) {
+    use std::os::fd::AsRawFd;
+    let out = conn.lock();
+    if let Some(s) = &out.stream {
+      if on && !self.paused && !self.eof {
+        crate::reactor::add(s.as_raw_fd(), conn.slot());
+      } else {
+        crate::reactor::remove(s.as_raw_fd());
+      }
+    }
+  }
+
+  /// Parses bytes JS read from a bridged connection's socket. What parsing
+  /// wrote (pongs) is returned to JS by the next flush.
+  pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8]) {
+    let mut events = bridge::bridge().events();
+    self.process(conn, Some(bytes), &mut events);
+    drop(events);
+    let mut out = conn.lock();
+    if !out.js_out.is_empty() || out.js_end || !out.buf.is_empty() {
+      conn.mark_dirty(&mut out);
+    }
+  }
+
+  /// The reactor found the socket readable (JS thread): reads what it has
+  /// and parses it. The events are handed to the bridge without waking JS:
+  /// the reactor calls JS once, after every ready socket is read.
+  pub fn on_readable(&mut self, conn: &Arc<Conn>) {
+    let Some(stream) = conn.lock().stream.clone() else { return };
+    let mut events = bridge::bridge().events_quiet();
+    let end = self.read(conn, stream.get_ref(), &mut events);
+    let mut out = conn.lock();
+    // Under the lock: the I/O thread tears a connection down (and queues its
+    // CLOSED event) under it too, so events read here cannot follow CLOSED.
+    if out.stream.is_some() {
+      drop(events);
+    } else {
+      events.discard();
+    }
+    match end {
+      ReadEnd::Drained => return,
+      ReadEnd::Eof => out.peer_eof = true,
+      ReadEnd::Failed => out.write_failed = true,
+      ReadEnd::Flooded => {}
+    }
+    self.eof = true;
+    {
+      use std::os::fd::AsRawFd;
+      crate::reactor::remove(stream.as_raw_fd());
+    }
+    drop(out);
+    // The I/O task finishes the connection.
+    conn.notify.notify_one();
+  }
+
+  fn read(&mut self, conn: &Conn, stream: &TcpStream, events: &mut bridge::Events<'_>) -> ReadEnd {
+    READ_BUF.with(|b| {
+      let mut buf = b.borrow_mut();
+      // A few reads per wake-up, so one busy peer does not starve the others
+      // (the reactor is level-triggered: the rest is read next time).
+      for _ in 0..4 {
+        // The rest of a large frame goes straight into its own buffer (sized
+        // for the whole frame), saving a copy; everything else lands in the
+        // shared buffer first, so idle connections hold none.
+        let direct = !self.rbuf.is_empty() && self.rbuf.capacity() - self.rbuf.len() >= 16 * 1024;
+        let (r, room) = if direct {
+          let room = self.rbuf.capacity() - self.rbuf.len();
+          let r = socket2::SockRef::from(stream).recv(self.rbuf.spare_capacity_mut());
+          if let Ok(n) = r {
+            // SAFETY: recv initialised the first n bytes of the spare capacity.
+            unsafe { self.rbuf.set_len(self.rbuf.len() + n) };
+          }
+          (r, room)
+        } else {
+          ((&*stream).read(&mut buf[..]), buf.len())
+        };
+        match r {
+          Ok(0) => return ReadEnd::Eof,
+          Ok(n) => {
+            self.process(conn, if direct { None } else { Some(&mut buf[..n]) }, events);
+            if conn.flooded.load(Ordering::Relaxed) {
+              return ReadEnd::Flooded;
+            }
+            if n < room {
+              // A short read drained the socket: skip the read that would
+              // only say EAGAIN.
+              return ReadEnd::Drained;
+            }
+          }
+          Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadEnd::Drained,
+          Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+          Err(_) => return ReadEnd::Failed,
+        }
+      }
+      ReadEnd::Drained
+    })
+  }
+
   /// Parses one chunk from the socket (`None`: the new bytes were read
   /// straight into `rbuf`). Payloads are unmasked in place.
-  fn process(&mut self, conn: &Conn, chunk: Option<&mut [u8]>) {
+  fn process(&mut self, conn: &Conn, chunk: Option<&mut [u8]>, events: &mut bridge::Events<'_>) {
     if self.done || chunk.as_ref().is_some_and(|c| c.is_empty()) {
       return;
     }
     let slot = conn.slot();
-    let mut events = bridge::bridge().events();
     let mut chunk = chunk;
     if !self.rbuf.is_empty() {
       if let Some(c) = chunk.take() {
@@ -740,7 +866,7 @@ impl Reader {
     let mut close = None;
     loop {
       let from_rbuf = chunk.is_none();
-      let mut sink = ConnSink { conn, slot, events: &mut events, close: None, flooded: false, input_owned: from_rbuf, take: None };
+      let mut sink = ConnSink { conn, slot, events, close: None, flooded: false, input_owned: from_rbuf, take: None };
       let progress = match chunk.as_deref_mut() {
         Some(c) => self.rx.feed(c, &conn.opts.limits, &mut sink),
         None => self.rx.feed(&mut self.rbuf, &conn.opts.limits, &mut sink),
@@ -794,7 +920,6 @@ impl Reader {
     if let Some((code, reason)) = &close {
       events.push(kind::PEER_CLOSE, slot, *code as u32, reason);
     }
-    drop(events);
     conn.last_seen.store(clock(), Ordering::Relaxed);
   }
 
@@ -818,23 +943,40 @@ impl Reader {
   }
 }
 
-/// The connection's I/O task, from the parsed upgrade request to the end.
-/// `leftover` holds bytes that arrived after the request head.
-pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end: impl FnOnce(&Arc<Conn>)) {
+impl Default for Reader {
+  fn default() -> Self {
+    Reader::new()
+  }
+}
+
+/// Hands events read on the JS thread to the bridge, unless the I/O thread
+/// has torn the connection down meanwhile (see `Reader::on_readable`).
+fn deliver_if_connected(conn: &Conn, events: bridge::Events<'_>) {
+  let out = conn.lock();
+  if out.connected() {
+    drop(events);
+  } else {
+    events.discard();
+  }
+  drop(out);
+}
+
+/// The connection's I/O task, from the parsed upgrade request to the end:
+/// the phases before the connection opens, writes the socket was too full
+/// for, the close timeout, and the teardown. (Reading is the JS thread's.)
+pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<Conn>)) {
   let _live = LiveTask::new();
-  let mut reader = Reader { rx: Receiver::new(), rbuf: Vec::new(), done: false, eof: false };
-  let mut pending_leftover = Some(leftover);
   let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
   loop {
     // The shared state's flags, without taking its lock.
     let st = conn.state();
-    let (terminate, paused, blocked, failed, shut) = (
+    let (terminate, blocked, failed, shut, eof) = (
       st.has(State::TERMINATE),
-      st.has(State::PAUSED),
       st.has(State::BLOCKED),
       st.has(State::FAILED),
       st.has(State::SHUT),
+      st.has(State::EOF),
     );
     let phase = if st.has(State::OPEN) {
       Phase::Open
@@ -864,16 +1006,15 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
         if shut {
           // Answer written: wait briefly for the peer to close so that no
           // unread bytes turn our close into a reset that eats the answer.
-          let _ = tokio::time::timeout(Duration::from_secs(2), drain_until_eof(&stream)).await;
+          if let Ok(dup) = stream.get_ref().try_clone() {
+            // Boxed: only rejected connections pay for this future.
+            let _ = tokio::time::timeout(Duration::from_secs(2), Box::pin(drain_until_eof(dup))).await;
+          }
           break;
         }
       }
       Phase::Open => {
-        if let Some(mut bytes) = pending_leftover.take() {
-          reader.process(&conn, Some(&mut bytes));
-          continue;
-        }
-        if reader.eof && !blocked {
+        if eof && !blocked {
           // The peer closed its side: finish writing, then we are done.
           let mut o = conn.lock();
           o.shutdown_pending = true;
@@ -884,7 +1025,6 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
         }
       }
     }
-    let want_read = phase == Phase::Open && !paused && !reader.eof;
     // The close timer exists only while closing (idle connections carry none).
     if let Some(d) = deadline {
       if close_timer.is_none() {
@@ -923,12 +1063,6 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
           bridge::bridge().events().push(kind::DRAIN, conn.slot(), 0, &[]);
         }
       }
-      r = stream.readable(), if want_read => {
-        let Ok(mut guard) = r else { break };
-        if !read_some(&conn, &mut guard, &mut reader) {
-          break;
-        }
-      }
       _ = sleep => {
         // closeTimeout: destroy the socket.
         break;
@@ -938,7 +1072,9 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
 
   // Tear down: close the socket now, not when JS garbage-collects its handle.
   let was_open = {
+    use std::os::fd::AsRawFd;
     let mut o = conn.lock();
+    crate::reactor::remove(stream.as_raw_fd());
     o.stream = None;
     o.buf = Vec::new();
     o.pos = 0;
@@ -953,14 +1089,13 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, leftover: Vec<u8>, on_end
 }
 
 /// Takes over a connected socket by duplicating `fd` (JS thread): `head` is
-/// written first, `preread` parsed as if just read; the connection opens as
-/// `slot` and its task runs until it ends (then `on_end`).
+/// written first; the connection opens as `slot` and its task runs until it
+/// ends (then `on_end`). The caller starts reading it (`Reader::start`).
 pub fn adopt(
   opts: ConnOptions,
   fd: i32,
   slot: u32,
   head: &[u8],
-  preread: Vec<u8>,
   on_end: impl FnOnce(&Arc<Conn>) + Send + 'static,
 ) -> io::Result<Arc<Conn>> {
   use std::os::fd::BorrowedFd;
@@ -978,7 +1113,7 @@ pub fn adopt(
   };
   let conn = Conn::new(opts, stream.clone());
   Conn::open(&conn, slot, head);
-  crate::runtime::handle().spawn(run(conn.clone(), stream, preread, on_end));
+  crate::runtime::handle().spawn(run(conn.clone(), stream, on_end));
   Ok(conn)
 }
 
@@ -1007,65 +1142,15 @@ fn write_vectored_all(stream: &TcpStream, a: &[u8], b: &[u8]) -> io::Result<usiz
   Ok(done)
 }
 
-/// Reads what the socket has. False when the connection is over.
-fn read_some(conn: &Conn, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, TcpStream>, reader: &mut Reader) -> bool {
-  READ_BUF.with(|b| {
-    let mut buf = b.borrow_mut();
-    // A few reads per wake-up, so one busy peer does not starve the others.
-    for _ in 0..4 {
-      // The rest of a large frame goes straight into its own buffer (sized
-      // for the whole frame), saving a copy; everything else lands in the
-      // shared buffer first, so idle connections hold none.
-      let direct = !reader.rbuf.is_empty() && reader.rbuf.capacity() - reader.rbuf.len() >= 16 * 1024;
-      let (r, room) = if direct {
-        let room = reader.rbuf.capacity() - reader.rbuf.len();
-        let r = socket2::SockRef::from(guard.get_inner()).recv(reader.rbuf.spare_capacity_mut());
-        if let Ok(n) = r {
-          // SAFETY: recv initialised the first n bytes of the spare capacity.
-          unsafe { reader.rbuf.set_len(reader.rbuf.len() + n) };
-        }
-        (r, room)
-      } else {
-        ((&*guard.get_inner()).read(&mut buf[..]), buf.len())
-      };
-      match r {
-        Ok(0) => {
-          reader.eof = true;
-          return true;
-        }
-        Ok(n) => {
-          reader.process(conn, if direct { None } else { Some(&mut buf[..n]) });
-          if n < room {
-            // A short read drained the socket: skip the read that would
-            // only say EAGAIN (edge-triggered; new data re-arms readiness).
-            guard.clear_ready();
-            return !conn.flooded.load(Ordering::Relaxed);
-          }
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-          guard.clear_ready();
-          return true;
-        }
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-        Err(_) => return false,
-      }
-      if conn.flooded.load(Ordering::Relaxed) {
-        return false;
-      }
-    }
-    true
-  })
-}
-
-async fn drain_until_eof(stream: &Socket) {
-  loop {
-    let Ok(mut guard) = stream.readable().await else { return };
-    let r = READ_BUF.with(|b| (&*guard.get_inner()).read(&mut b.borrow_mut()[..]));
-    match r {
-      Ok(0) => return,
-      Ok(_) => continue,
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
-      Err(_) => return,
+/// Reads (and discards) until the peer closes, on a duplicate of the socket
+/// (the connection's own registration is for writing only).
+async fn drain_until_eof(dup: TcpStream) {
+  use tokio::io::AsyncReadExt;
+  let Ok(mut s) = tokio::net::TcpStream::from_std(dup) else { return };
+  let mut buf = [0u8; 1024];
+  while let Ok(n) = s.read(&mut buf).await {
+    if n == 0 {
+      return;
     }
   }
 }
@@ -1093,7 +1178,7 @@ mod tests {
         mask: false,
       };
       let conn = Conn::new(opts, stream.clone());
-      let fut = run(conn.clone(), stream, Vec::new(), |_| {});
+      let fut = run(conn.clone(), stream, |_| {});
       let size = std::mem::size_of_val(&fut);
       println!("connection task: {size} bytes; Conn: {} bytes", std::mem::size_of::<Conn>());
       assert!(size < 1024, "{size}");

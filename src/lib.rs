@@ -16,6 +16,7 @@ pub mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod pool;
+pub mod reactor;
 pub mod registry;
 pub mod runtime;
 pub mod server;

@@ -7,15 +7,15 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::connection::{BridgeReader, Conn};
+use crate::connection::{Conn, Reader};
 use crate::frame;
 
 struct Entry {
   conn: Arc<Conn>,
   server: u32,
   topics: Vec<Arc<str>>,
-  /// Parsing state, for a connection whose socket Node keeps.
-  reader: Option<BridgeReader>,
+  /// Reading and parsing state (the JS thread reads every connection).
+  reader: Reader,
 }
 
 #[derive(Default)]
@@ -35,30 +35,51 @@ pub fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
 }
 
 impl Registry {
-  pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
+  /// A connection whose socket Node keeps (TLS, any Duplex): JS feeds it.
+  pub fn insert_bridged(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
+    self.insert(slot, server, conn);
+  }
+
+  /// A connection with a socket of its own: `preread` (bytes received after
+  /// the handshake) is parsed, then the reactor reads the socket.
+  pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>) {
+    self.insert(slot, server, conn);
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader.start(&e.conn, preread);
+    }
+  }
+
+  fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
     let i = slot as usize;
     if self.slots.len() <= i {
       self.slots.resize_with(i + 1, || None);
     }
-    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: None });
+    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: Reader::new() });
     self.servers.entry(server).or_default().insert(slot);
-  }
-
-  pub fn insert_bridged(&mut self, slot: u32, server: u32, conn: Arc<Conn>, reader: BridgeReader) {
-    self.insert(slot, server, conn);
-    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-      e.reader = Some(reader);
-    }
   }
 
   /// Parses bytes read by JS for a bridged connection.
   pub fn feed(&mut self, slot: u32, bytes: &mut [u8]) -> bool {
     match self.slots.get_mut(slot as usize) {
-      Some(Some(Entry { conn, reader: Some(r), .. })) => {
-        r.feed(conn, bytes);
+      Some(Some(e)) => {
+        e.reader.feed(&e.conn, bytes);
         true
       }
       _ => false,
+    }
+  }
+
+  /// The reactor found the socket of `slot` readable.
+  pub fn on_readable(&mut self, slot: u32) {
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader.on_readable(&e.conn);
+    }
+  }
+
+  /// `pause()` / `resume()`: stops or restarts reading.
+  pub fn set_paused(&mut self, slot: u32, paused: bool) {
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader.set_paused(&e.conn, paused);
     }
   }
 

@@ -126,12 +126,11 @@ impl Server {
 
   /// Takes over a TCP connection that Node accepted and whose upgrade JS has
   /// accepted (JS thread). `fd` is duplicated, so Node may close its copy.
-  /// `head` (the 101 response) is written first; `preread` holds bytes Node
-  /// had already read past the request.
-  pub fn adopt(id: u32, fd: i32, slot: u32, head: &[u8], preread: Vec<u8>) -> io::Result<Arc<Conn>> {
+  /// `head` (the 101 response) is written first.
+  pub fn adopt(id: u32, fd: i32, slot: u32, head: &[u8]) -> io::Result<Arc<Conn>> {
     let server = Self::get(id)?;
     let s = server.clone();
-    let conn = connection::adopt(server.config.conn, fd, slot, head, preread, move |c| {
+    let conn = connection::adopt(server.config.conn, fd, slot, head, move |c| {
       s.conns.lock().unwrap().remove(&c.id);
     })?;
     server.track(&conn);
@@ -194,13 +193,13 @@ impl Server {
       return;
     };
     let conn = Conn::new(self.config.conn, stream.clone());
-    conn.register_pending();
+    conn.register_pending(leftover);
     let json = req.to_json(peer, local);
     bridge::bridge().events().push(kind::UPGRADE, conn.id, self.id, &json);
     // The connection lives in a task of its own, so this (larger) future's
     // memory is freed now.
     let server = self.clone();
-    tokio::spawn(connection::run(conn, stream, leftover, move |c| {
+    tokio::spawn(connection::run(conn, stream, move |c| {
       server.conns.lock().unwrap().remove(&c.id);
     }));
   }
