@@ -4,7 +4,7 @@
 //! no JS wrapper object per connection, and a publish fans out in Rust.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::connection::{Conn, Reader};
@@ -21,8 +21,10 @@ struct Entry {
 #[derive(Default)]
 pub struct Registry {
   slots: Vec<Option<Entry>>,
-  servers: HashMap<u32, HashSet<u32>>,
-  topics: HashMap<Arc<str>, HashSet<u32>>,
+  // Ordered sets: a fan-out writes in slot order (about connection order,
+  // like ws's `clients` Set), the same every time.
+  servers: HashMap<u32, BTreeSet<u32>>,
+  topics: HashMap<Arc<str>, BTreeSet<u32>>,
 }
 
 thread_local! {
