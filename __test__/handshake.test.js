@@ -4,7 +4,8 @@
 // against wsrs must get the same status line, headers that matter, and body.
 
 const test = require('ava');
-const { closeServer, httpAnswer, impls, listen, raw, untilEnd, upgradeRequest, until, KEY } = require('./helpers');
+const http = require('http');
+const { closeServer, frame, httpAnswer, impls, listen, raw, untilEnd, upgradeRequest, until, KEY } = require('./helpers');
 
 async function answer(Impl, request, options = {}, setup) {
   const { wss, port } = await listen(Impl, options);
@@ -154,5 +155,48 @@ test('wsClientError receives the error, the socket and the request', async (t) =
     const got = await untilEnd(sock);
     t.regex(got.toString(), /^HTTP\/1.1 418/);
     await closeServer(wss);
+  }
+});
+
+// Frames that arrive with the request itself (in the same write) are parsed
+// once the connection opens, before anything read later: in port mode (Rust
+// read them past the request head) and on an http.Server (Node had read
+// them; they are handed over with the socket).
+test('frames sent together with the upgrade request reach the connection handler, in order', async (t) => {
+  async function run(Impl, mode) {
+    let wss;
+    let port;
+    let httpServer;
+    if (mode === 'port') {
+      ({ wss, port } = await listen(Impl));
+    } else {
+      httpServer = http.createServer();
+      wss = new Impl.WebSocketServer({ server: httpServer });
+      await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
+      port = httpServer.address().port;
+    }
+    const got = [];
+    const done = new Promise((resolve) =>
+      wss.on('connection', (ws) =>
+        ws.on('message', (data, isBinary) => {
+          got.push([data.toString(), isBinary]);
+          if (got.length === 3) resolve();
+        })
+      )
+    );
+    const sock = await raw(port);
+    sock.write(Buffer.concat([Buffer.from(upgradeRequest()), frame(1, 'early'), frame(2, 'bytes')]));
+    await until(sock, (b) => b.includes('\r\n\r\n'));
+    sock.write(frame(1, 'later'));
+    await done;
+    sock.destroy();
+    await closeServer(wss);
+    if (httpServer) httpServer.close();
+    return got;
+  }
+  for (const mode of ['port', 'server']) {
+    const expected = await run(impls.ws, mode);
+    t.deepEqual(expected, [['early', false], ['bytes', true], ['later', false]]);
+    t.deepEqual(await run(impls.wsrs, mode), expected, mode);
   }
 });

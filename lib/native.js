@@ -5,7 +5,8 @@
 // Rust appends events from every connection to one batch and wakes this
 // thread once; `onWake` drains the whole batch as one Buffer and routes each
 // event to its socket or server. Sends are queued in Rust synchronously and
-// written once per JS turn by `flush`, one write per connection.
+// written by `flush` once per JS turn, one write per connection (a large
+// fan-out in slices over a few turns).
 
 const path = require('path');
 
@@ -81,13 +82,18 @@ function scheduleFlush() {
 function flush() {
   if (!flushScheduled) return;
   flushScheduled = false;
-  const bridged = binding.flush();
-  if (bridged != null) {
-    // Sockets Node keeps (TLS, other Duplex streams): Rust framed, JS writes.
-    for (const w of bridged) {
-      const ws = sockets[w.slot];
-      if (ws !== undefined) ws._bridgeWrite(w.data, w.end, w.destroy);
+  const r = binding.flush();
+  if (r !== undefined && r !== null) {
+    if (r.bridged != null) {
+      // Sockets Node keeps (TLS, other Duplex streams): Rust framed, JS writes.
+      for (const w of r.bridged) {
+        const ws = sockets[w.slot];
+        if (ws !== undefined) ws._bridgeWrite(w.data, w.end, w.destroy);
+      }
     }
+    // A large fan-out is written in slices, with the event loop reading
+    // in between (see Conn::flush_all in src/connection.rs).
+    if (r.more) scheduleMore();
   }
   if (waiting.size) {
     for (const ws of waiting) {
@@ -97,6 +103,21 @@ function flush() {
       }
     }
   }
+}
+
+let moreScheduled = false;
+
+function scheduleMore() {
+  if (!moreScheduled) {
+    moreScheduled = true;
+    setImmediate(flushMore);
+  }
+}
+
+function flushMore() {
+  moreScheduled = false;
+  flushScheduled = true;
+  flush();
 }
 
 function waitForWrite(ws) {
@@ -247,7 +268,11 @@ function copy(ab, start, len) {
 
 binding.init(onWake);
 // A process dying of an uncaught exception still writes what it had sent.
-process.on('exit', () => binding.flush());
+process.on('exit', () => {
+  let r;
+  do r = binding.flush();
+  while (r != null && r.more);
+});
 
 /**
  * The per-connection settings Rust needs, from ws-style options (the same

@@ -240,16 +240,25 @@ pub struct BridgeOut {
   pub destroy: bool,
 }
 
-/// Writes everything sent since the last flush, one write per connection.
-/// For bridged connections (sockets Node keeps), returns what JS must write
-/// (or end, or destroy); `undefined` when there are none.
+#[napi(object)]
+pub struct FlushResult {
+  /// What JS must write (or end, or destroy) for bridged connections
+  /// (sockets Node keeps).
+  pub bridged: Option<Vec<BridgeOut>>,
+  /// Connections are left to write: flush again on a later turn.
+  pub more: bool,
+}
+
+/// Writes what was sent since the last flush, one write per connection (see
+/// `Conn::flush_all` for which and in what order). `undefined` when nothing
+/// is left to do.
 #[napi]
-pub fn flush() -> Option<Vec<BridgeOut>> {
-  let bridged = Conn::flush_all();
-  if bridged.is_empty() {
+pub fn flush() -> Option<FlushResult> {
+  let (bridged, more) = Conn::flush_all();
+  if bridged.is_empty() && !more {
     return None;
   }
-  Some(
+  let bridged = (!bridged.is_empty()).then(|| {
     bridged
       .into_iter()
       .map(|w| BridgeOut {
@@ -258,8 +267,9 @@ pub fn flush() -> Option<Vec<BridgeOut>> {
         end: w.end,
         destroy: w.destroy,
       })
-      .collect(),
-  )
+      .collect()
+  });
+  Some(FlushResult { bridged, more })
 }
 
 /// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any

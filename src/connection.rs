@@ -240,16 +240,23 @@ pub fn counts() -> (usize, usize) {
   (LIVE_TASKS.load(Ordering::Relaxed), pending().lock().unwrap().len())
 }
 
-/// Connections whose upgrade awaits JS's decision, by request id, with the
-/// bytes that arrived after the request head.
-fn pending() -> &'static Mutex<HashMap<u32, (Arc<Conn>, Vec<u8>)>> {
-  static P: OnceLock<Mutex<HashMap<u32, (Arc<Conn>, Vec<u8>)>>> = OnceLock::new();
+/// A connection whose upgrade awaits JS's decision, with the bytes that
+/// arrived after the request head.
+type Pending = (Arc<Conn>, Vec<u8>);
+
+/// Connections whose upgrade awaits JS's decision, by request id.
+fn pending() -> &'static Mutex<HashMap<u32, Pending>> {
+  static P: OnceLock<Mutex<HashMap<u32, Pending>>> = OnceLock::new();
   P.get_or_init(Default::default)
 }
 
 thread_local! {
-  /// Connections with unwritten bytes queued by this (the JS) thread.
-  static DIRTY: RefCell<Vec<Arc<Conn>>> = const { RefCell::new(Vec::new()) };
+  /// Connections with unwritten bytes queued by this (the JS) thread, in
+  /// the order they were first sent to.
+  static DIRTY: RefCell<std::collections::VecDeque<Arc<Conn>>> = const { RefCell::new(std::collections::VecDeque::new()) };
+  /// Connections the reactor read since the last flush: their answers are
+  /// written first.
+  static READ_TURN: RefCell<Vec<Arc<Conn>>> = const { RefCell::new(Vec::new()) };
   /// The reading thread's one receive buffer, shared by all connections.
   static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
 }
@@ -298,7 +305,7 @@ impl Out {
       return Ok(true);
     };
     while self.pos < self.buf.len() {
-      match (&*stream.get_ref()).write(&self.buf[self.pos..]) {
+      match stream.get_ref().write(&self.buf[self.pos..]) {
         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
         Ok(n) => self.pos += n,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -402,7 +409,7 @@ impl Conn {
   fn mark_dirty(self: &Arc<Self>, out: &mut Out) {
     if !out.dirty && !out.blocked {
       out.dirty = true;
-      DIRTY.with(|d| d.borrow_mut().push(self.clone()));
+      DIRTY.with(|d| d.borrow_mut().push_back(self.clone()));
     }
   }
 
@@ -563,40 +570,71 @@ impl Conn {
     self.lock().buffered()
   }
 
-  /// Writes what every connection on the flush list has queued (JS thread).
-  /// Bridged connections' bytes are returned for JS to write.
-  pub fn flush_all() -> Vec<BridgeWrite> {
-    let list = DIRTY.with(|d| std::mem::take(&mut *d.borrow_mut()));
+  /// Writes what connections on the flush list have queued (JS thread), one
+  /// write each: first every connection read since the last flush (the
+  /// peers talking to us get their answers now), then the others in the
+  /// order they were sent to, at most `FLUSH_SLICE` of them. Returns the
+  /// bridged connections' bytes for JS to write, and whether connections
+  /// are left for the next flush.
+  ///
+  /// Slicing matters for fan-out under load: between slices the event loop
+  /// reads again, and what it reads is queued behind what the remaining
+  /// recipients already have, so they get more messages per write (fewer
+  /// system calls and packets for the same deliveries).
+  pub fn flush_all() -> (Vec<BridgeWrite>, bool) {
     let mut bridged = Vec::new();
-    for conn in &list {
-      let wake = {
-        let mut out = conn.lock();
-        out.dirty = false;
-        let wake = out.write_now();
-        if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
-          bridged.push(BridgeWrite {
-            slot: conn.slot(),
-            data: std::mem::take(&mut out.js_out),
-            end: std::mem::take(&mut out.js_end),
-            destroy: out.terminate,
-          });
-        }
-        wake && !out.bridged
-      };
-      if wake {
-        conn.notify.notify_one();
-      }
+    let read = READ_TURN.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    for conn in &read {
+      conn.flush_if_dirty(&mut bridged);
     }
-    // Give the (now empty) list's capacity back for the next turn.
-    DIRTY.with(|d| {
-      let mut d = d.borrow_mut();
-      if d.is_empty() {
-        let mut list = list;
-        list.clear();
-        *d = list;
+    READ_TURN.with(|r| {
+      let mut r = r.borrow_mut();
+      if r.is_empty() {
+        let mut read = read;
+        read.clear();
+        *r = read;
       }
     });
-    bridged
+    let mut written = 0;
+    while written < FLUSH_SLICE {
+      let Some(conn) = DIRTY.with(|d| d.borrow_mut().pop_front()) else { break };
+      if conn.flush_if_dirty(&mut bridged) {
+        written += 1;
+      }
+    }
+    let more = DIRTY.with(|d| !d.borrow().is_empty());
+    (bridged, more)
+  }
+
+  /// A connection the reactor read (JS thread).
+  fn was_read(self: &Arc<Self>) {
+    READ_TURN.with(|r| r.borrow_mut().push(self.clone()));
+  }
+
+  /// Writes this connection's queued bytes with one write if it is on the
+  /// flush list (JS thread). False if it was not.
+  fn flush_if_dirty(&self, bridged: &mut Vec<BridgeWrite>) -> bool {
+    let wake = {
+      let mut out = self.lock();
+      if !out.dirty {
+        return false;
+      }
+      out.dirty = false;
+      let wake = out.write_now();
+      if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
+        bridged.push(BridgeWrite {
+          slot: self.slot(),
+          data: std::mem::take(&mut out.js_out),
+          end: std::mem::take(&mut out.js_end),
+          destroy: out.terminate,
+        });
+      }
+      wake && !out.bridged
+    };
+    if wake {
+      self.notify.notify_one();
+    }
+    true
   }
 
   /// A connection whose socket Node keeps (a TLS socket, any Duplex): JS
@@ -781,6 +819,7 @@ impl Reader {
   /// the reactor calls JS once, after every ready socket is read.
   pub fn on_readable(&mut self, conn: &Arc<Conn>) {
     let Some(stream) = conn.lock().stream.clone() else { return };
+    conn.was_read();
     let mut events = bridge::bridge().events_quiet();
     let end = self.read(conn, stream.get_ref(), &mut events);
     let mut out = conn.lock();
@@ -1116,6 +1155,9 @@ pub fn adopt(
   crate::runtime::handle().spawn(run(conn.clone(), stream, on_end));
   Ok(conn)
 }
+
+/// Connections a flush writes beyond those read since the last one.
+const FLUSH_SLICE: usize = 128;
 
 /// Payloads at least this large are written at once rather than corked.
 const DIRECT_WRITE_MIN: usize = 16 * 1024;

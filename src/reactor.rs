@@ -68,20 +68,22 @@ const UV_READABLE: c_int = 1;
 fn uv() -> Option<&'static Uv> {
   static UV: OnceLock<Option<Uv>> = OnceLock::new();
   UV.get_or_init(|| {
-    fn sym(name: &CStr) -> Option<*mut c_void> {
+    /// A function of libuv's by name. SAFETY: `T` must be its C signature.
+    unsafe fn sym<T: Copy>(name: &CStr) -> Option<T> {
       // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
       // process (Node exports libuv for addons).
       let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-      (!p.is_null()).then_some(p)
+      // SAFETY: a function pointer has the size of a data pointer here.
+      (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
     }
-    // SAFETY: the symbols have these C signatures (uv.h, libuv 1.x).
+    // SAFETY: the types are the functions' C signatures (uv.h, libuv 1.x).
     unsafe {
       Some(Uv {
-        handle_size: std::mem::transmute::<*mut c_void, _>(sym(c"uv_handle_size")?),
-        poll_init: std::mem::transmute::<*mut c_void, _>(sym(c"uv_poll_init")?),
-        poll_start: std::mem::transmute::<*mut c_void, _>(sym(c"uv_poll_start")?),
-        poll_stop: std::mem::transmute::<*mut c_void, _>(sym(c"uv_poll_stop")?),
-        unref: std::mem::transmute::<*mut c_void, _>(sym(c"uv_unref")?),
+        handle_size: sym(c"uv_handle_size")?,
+        poll_init: sym(c"uv_poll_init")?,
+        poll_start: sym(c"uv_poll_start")?,
+        poll_stop: sym(c"uv_poll_stop")?,
+        unref: sym(c"uv_unref")?,
       })
     }
   })
@@ -104,8 +106,11 @@ pub struct Hooks {
 }
 
 /// Starts the reactor on the JS thread whose libuv loop is `uv_loop`. False
-/// (and connections are read on the I/O thread) if libuv cannot be found.
-pub fn start(uv_loop: *mut c_void, hooks: Hooks) -> bool {
+/// if libuv cannot be found or the poll handle cannot be started.
+///
+/// # Safety
+/// `uv_loop` must be the calling thread's live libuv loop.
+pub unsafe fn start(uv_loop: *mut c_void, hooks: Hooks) -> bool {
   if running() {
     return true;
   }
