@@ -1,9 +1,11 @@
 //! The event bridge: how events from every connection reach JavaScript.
 //!
-//! I/O tasks append events to one shared batch (payload bytes and a small
-//! fixed-size descriptor per event). The first event into an empty batch wakes
-//! the JS thread through a single threadsafe function; JS then drains the
-//! whole batch with one call, which hands it over as a single `Buffer`:
+//! Readers append events to one shared batch (payload bytes and a small
+//! fixed-size descriptor per event). On the JS thread, the reactor reads every
+//! ready socket and then calls JS once; from the I/O thread (upgrades, closes,
+//! drains), the first event into an empty batch wakes the JS thread through a
+//! single threadsafe function. Either way JS drains the whole batch with one
+//! call, which hands it over as a single `Buffer`:
 //!
 //! ```text
 //! [u32 count][count x (u32 kind|flags, u32 id, u32 len, u32 extra)][payloads...]

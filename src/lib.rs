@@ -1,9 +1,11 @@
 //! wsrs: the `ws` API for Node.js with Rust owning the sockets.
 //!
-//! - `runtime`: the tokio runtime (one I/O thread).
+//! - `runtime`: the tokio runtime (one I/O thread: accept, handshakes, timers).
+//! - `reactor`: the JS thread's socket reactor (an epoll set polled by libuv):
+//!   open connections are read there.
 //! - `server`: listening, accepting, the HTTP part of the handshake, heartbeat.
 //! - `handshake`: parsing upgrade requests and the HTTP answers to bad ones.
-//! - `connection`: one WebSocket connection's I/O task and send path.
+//! - `connection`: one WebSocket connection: reading, its I/O task, sending.
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
 //! - `bridge`: batching events from all connections to the JS thread.
 //! - `pool`: reuse of the buffers large messages are handed over in.

@@ -1,7 +1,8 @@
-//! The tokio runtime that owns every socket: one I/O thread for the whole
-//! process, started on first use. One thread keeps the JS thread's wake-ups
-//! batched (all events come from one producer) and leaves the other core to
-//! JavaScript.
+//! The tokio runtime: one I/O thread for the whole process, started on first
+//! use. It accepts, runs HTTP handshakes and timers (close timeout,
+//! heartbeat) and waits on sockets too full to take a write; open
+//! connections are read on the JS thread (`reactor`), so messages never
+//! cross threads.
 
 use std::sync::OnceLock;
 
