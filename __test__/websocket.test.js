@@ -89,6 +89,9 @@ test('send callbacks run after the write; after close they get an error', async 
     const order = [];
     await new Promise((resolve) => ws.send('a', (err) => (order.push(['a', err ?? null]), resolve())));
     await new Promise((resolve) => ws.send('b', {}, (err) => (order.push(['b', err ?? null]), resolve())));
+    // Large enough to be written at once rather than queued (wsrs's direct path).
+    const big = Buffer.alloc(64 * 1024, 7);
+    await new Promise((resolve) => ws.send(big, (err) => (order.push(['big', err ?? null]), resolve())));
     const closed = once(client, 'close');
     ws.close();
     const afterClose = await new Promise((resolve) => ws.send('late', (err) => resolve(err)));
@@ -97,7 +100,8 @@ test('send callbacks run after the write; after close they get an error', async 
     return order;
   });
   t.deepEqual(r.wsrs, r.ws);
-  t.deepEqual(r.wsrs[2], ['WebSocket is not open: readyState 2 (CLOSING)', 4]);
+  t.deepEqual(r.wsrs[2], ['big', null]);
+  t.deepEqual(r.wsrs[3], ['WebSocket is not open: readyState 2 (CLOSING)', 4]);
 });
 
 test('send, ping and close on a CONNECTING socket throw like ws', async (t) => {

@@ -82,7 +82,7 @@ function scheduleFlush() {
 function flush() {
   if (!flushScheduled) return;
   flushScheduled = false;
-  const r = binding.flush();
+  const r = binding.flush(waiting.size > 0);
   if (r !== undefined && r !== null) {
     if (r.bridged != null) {
       // Sockets Node keeps (TLS, other Duplex streams): Rust framed, JS writes.
@@ -94,12 +94,12 @@ function flush() {
     // A large fan-out is written in slices, with the event loop reading
     // in between (see Conn::flush_all in src/connection.rs).
     if (r.more) scheduleMore();
-  }
-  if (waiting.size) {
-    for (const ws of waiting) {
-      if (ws._slot === -1 || binding.buffered(ws._slot) === 0) {
-        waiting.delete(ws);
-        ws._settleSendCallbacks(null);
+    // Send callbacks run once everything their socket had queued is written
+    // (a socket the kernel could not take it all from reports 'drain').
+    if (r.written != null) {
+      for (const slot of r.written) {
+        const ws = sockets[slot];
+        if (ws !== undefined && waiting.delete(ws)) ws._settleSendCallbacks(null);
       }
     }
   }

@@ -245,19 +245,23 @@ pub struct FlushResult {
   /// What JS must write (or end, or destroy) for bridged connections
   /// (sockets Node keeps).
   pub bridged: Option<Vec<BridgeOut>>,
+  /// Slots whose queue is all written (when asked for).
+  pub written: Option<Vec<u32>>,
   /// Connections are left to write: flush again on a later turn.
   pub more: bool,
 }
 
 /// Writes what was sent since the last flush, one write per connection (see
-/// `Conn::flush_all` for which and in what order). `undefined` when nothing
-/// is left to do.
+/// `Conn::flush_all` for which and in what order); with `collect`, also
+/// which connections have everything written. `undefined` when there is
+/// nothing to report.
 #[napi]
-pub fn flush() -> Option<FlushResult> {
-  let (bridged, more) = Conn::flush_all();
-  if bridged.is_empty() && !more {
+pub fn flush(collect: Option<bool>) -> Option<FlushResult> {
+  let (bridged, written, more) = Conn::flush_all(collect.unwrap_or(false));
+  if bridged.is_empty() && written.is_empty() && !more {
     return None;
   }
+  let written = (!written.is_empty()).then_some(written);
   let bridged = (!bridged.is_empty()).then(|| {
     bridged
       .into_iter()
@@ -269,7 +273,7 @@ pub fn flush() -> Option<FlushResult> {
       })
       .collect()
   });
-  Some(FlushResult { bridged, more })
+  Some(FlushResult { bridged, written, more })
 }
 
 /// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any

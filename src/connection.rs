@@ -491,7 +491,12 @@ impl Conn {
       let stream = out.stream.clone().unwrap();
       let written = write_vectored_all(stream.get_ref(), &header, payload);
       match written {
-        Ok(n) if n == header.len() + payload.len() => return Sent::Queued,
+        Ok(n) if n == header.len() + payload.len() => {
+          // Written; on the flush list all the same, so that the next flush
+          // reports it written (send callbacks).
+          self.mark_dirty(&mut out);
+          return Sent::Queued;
+        }
         Ok(n) => {
           if n < header.len() {
             out.buf.extend_from_slice(&header[n..]);
@@ -574,18 +579,21 @@ impl Conn {
   /// write each: first every connection read since the last flush (the
   /// peers talking to us get their answers now), then the others in the
   /// order they were sent to, at most `FLUSH_SLICE` of them. Returns the
-  /// bridged connections' bytes for JS to write, and whether connections
-  /// are left for the next flush.
+  /// bridged connections' bytes for JS to write, the slots whose queue is
+  /// now all written (if `collect`: JS runs their send callbacks), and
+  /// whether connections are left for the next flush.
   ///
   /// Slicing matters for fan-out under load: between slices the event loop
   /// reads again, and what it reads is queued behind what the remaining
   /// recipients already have, so they get more messages per write (fewer
   /// system calls and packets for the same deliveries).
-  pub fn flush_all() -> (Vec<BridgeWrite>, bool) {
+  pub fn flush_all(collect: bool) -> (Vec<BridgeWrite>, Vec<u32>, bool) {
     let mut bridged = Vec::new();
+    let mut written = Vec::new();
+    let mut done = collect.then_some(&mut written);
     let read = READ_TURN.with(|r| std::mem::take(&mut *r.borrow_mut()));
     for conn in &read {
-      conn.flush_if_dirty(&mut bridged);
+      conn.flush_if_dirty(&mut bridged, done.as_deref_mut());
     }
     READ_TURN.with(|r| {
       let mut r = r.borrow_mut();
@@ -595,15 +603,15 @@ impl Conn {
         *r = read;
       }
     });
-    let mut written = 0;
-    while written < FLUSH_SLICE {
+    let mut flushed = 0;
+    while flushed < FLUSH_SLICE {
       let Some(conn) = DIRTY.with(|d| d.borrow_mut().pop_front()) else { break };
-      if conn.flush_if_dirty(&mut bridged) {
-        written += 1;
+      if conn.flush_if_dirty(&mut bridged, done.as_deref_mut()) {
+        flushed += 1;
       }
     }
     let more = DIRTY.with(|d| !d.borrow().is_empty());
-    (bridged, more)
+    (bridged, written, more)
   }
 
   /// A connection the reactor read (JS thread).
@@ -612,8 +620,9 @@ impl Conn {
   }
 
   /// Writes this connection's queued bytes with one write if it is on the
-  /// flush list (JS thread). False if it was not.
-  fn flush_if_dirty(&self, bridged: &mut Vec<BridgeWrite>) -> bool {
+  /// flush list (JS thread). False if it was not. Adds its slot to `written`
+  /// if everything it had queued is written.
+  fn flush_if_dirty(&self, bridged: &mut Vec<BridgeWrite>, written: Option<&mut Vec<u32>>) -> bool {
     let wake = {
       let mut out = self.lock();
       if !out.dirty {
@@ -621,6 +630,9 @@ impl Conn {
       }
       out.dirty = false;
       let wake = out.write_now();
+      if let (Some(w), false, 0) = (written, out.blocked, out.buffered()) {
+        w.push(self.slot());
+      }
       if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
         bridged.push(BridgeWrite {
           slot: self.slot(),
