@@ -89,7 +89,7 @@ fn start_reactor(env: sys::napi_env, func: sys::napi_value) -> Result<()> {
       return Err(fail());
     }
     DIRECT.with(|d| d.set(Some(Direct { env, func: fref, context })));
-    let hooks = crate::reactor::Hooks { readable: |slot| registry::with(|r| r.on_readable(slot)), deliver: call_on_wake };
+    let hooks = crate::reactor::Hooks { readable: |slot, hup| registry::with(|r| r.on_readable(slot, hup)), deliver: call_on_wake };
     if !crate::reactor::start(loop_.cast(), hooks) {
       return Err(fail());
     }

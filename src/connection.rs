@@ -771,6 +771,8 @@ pub struct Reader {
 enum ReadEnd {
   /// The socket has nothing more for now.
   Drained,
+  /// The socket may have more, but others get their turn first.
+  Budget,
   Eof,
   Failed,
   /// The peer sends pings faster than it reads pongs: terminating.
@@ -827,13 +829,13 @@ impl Reader {
   }
 
   /// The reactor found the socket readable (JS thread): reads what it has
-  /// and parses it. The events are handed to the bridge without waking JS:
+  /// and parses it (with `hup`, up to the end of the stream). The events are handed to the bridge without waking JS:
   /// the reactor calls JS once, after every ready socket is read.
-  pub fn on_readable(&mut self, conn: &Arc<Conn>) {
+  pub fn on_readable(&mut self, conn: &Arc<Conn>, hup: bool) {
     let Some(stream) = conn.lock().stream.clone() else { return };
     conn.was_read();
     let mut events = bridge::bridge().events_quiet();
-    let end = self.read(conn, stream.get_ref(), &mut events);
+    let end = self.read(conn, stream.get_ref(), hup, &mut events);
     let mut out = conn.lock();
     // Under the lock: the I/O thread tears a connection down (and queues its
     // CLOSED event) under it too, so events read here cannot follow CLOSED.
@@ -844,6 +846,11 @@ impl Reader {
     }
     match end {
       ReadEnd::Drained => return,
+      ReadEnd::Budget => {
+        use std::os::fd::AsRawFd;
+        crate::reactor::rearm(stream.as_raw_fd(), conn.slot());
+        return;
+      }
       ReadEnd::Eof => out.peer_eof = true,
       ReadEnd::Failed => out.write_failed = true,
       ReadEnd::Flooded => {}
@@ -858,11 +865,11 @@ impl Reader {
     conn.notify.notify_one();
   }
 
-  fn read(&mut self, conn: &Conn, stream: &TcpStream, events: &mut bridge::Events<'_>) -> ReadEnd {
+  fn read(&mut self, conn: &Conn, stream: &TcpStream, hup: bool, events: &mut bridge::Events<'_>) -> ReadEnd {
     READ_BUF.with(|b| {
       let mut buf = b.borrow_mut();
       // A few reads per wake-up, so one busy peer does not starve the others
-      // (the reactor is level-triggered: the rest is read next time).
+      // (the rest is read on the reactor's next round: `rearm`).
       for _ in 0..4 {
         // The rest of a large frame goes straight into its own buffer (sized
         // for the whole frame), saving a copy; everything else lands in the
@@ -886,9 +893,10 @@ impl Reader {
             if conn.flooded.load(Ordering::Relaxed) {
               return ReadEnd::Flooded;
             }
-            if n < room {
+            if n < room && !hup {
               // A short read drained the socket: skip the read that would
-              // only say EAGAIN.
+              // only say EAGAIN (data arriving later is a new edge). After
+              // the peer's FIN no edge would come: read on to the end.
               return ReadEnd::Drained;
             }
           }
@@ -897,7 +905,7 @@ impl Reader {
           Err(_) => return ReadEnd::Failed,
         }
       }
-      ReadEnd::Drained
+      ReadEnd::Budget
     })
   }
 

@@ -1,7 +1,7 @@
 //! The JS thread's socket reactor: open connections are read on the JS
 //! thread, inside its own event loop, like ws and uWebSockets.js do.
 //!
-//! One epoll set holds every open connection's socket (level-triggered, for
+//! One epoll set holds every open connection's socket (edge-triggered, for
 //! reading; the key is the connection's slot). libuv polls that epoll fd
 //! like any other (`uv_poll_t`), so when a peer sends, the JS thread wakes
 //! once, reads every ready socket, parses the frames and hands the events to
@@ -28,16 +28,28 @@ pub fn running() -> bool {
   EPFD.load(Ordering::Acquire) >= 0
 }
 
-/// Watches `fd` for reading on behalf of connection `slot` (JS thread).
+const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+
+/// Watches `fd` for reading on behalf of connection `slot` (JS thread). If
+/// it is readable already, that is reported at once.
 pub fn add(fd: i32, slot: u32) -> bool {
+  ctl(libc::EPOLL_CTL_ADD, fd, slot) || std::io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST)
+}
+
+/// Reports `fd` again if it is still readable: for a socket left with data
+/// after its share of reads (edge-triggered: no new edge would come).
+pub fn rearm(fd: i32, slot: u32) {
+  ctl(libc::EPOLL_CTL_MOD, fd, slot);
+}
+
+fn ctl(op: c_int, fd: i32, slot: u32) -> bool {
   let epfd = EPFD.load(Ordering::Acquire);
   if epfd < 0 {
     return false;
   }
-  let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, u64: slot as u64 };
+  let mut ev = libc::epoll_event { events: INTEREST, u64: slot as u64 };
   // SAFETY: plain syscall on fds we own; `ev` outlives the call.
-  let r = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
-  r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST)
+  unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) == 0 }
 }
 
 /// Stops watching `fd` (any thread; harmless if it is not watched).
@@ -99,8 +111,9 @@ thread_local! {
 
 #[derive(Clone, Copy)]
 pub struct Hooks {
-  /// Reads connection `slot`'s socket (it is readable, or closed).
-  pub readable: fn(slot: u32),
+  /// Reads connection `slot`'s socket (it is readable; `hup`: the peer
+  /// closed its side or the socket failed, so it must be read to the end).
+  pub readable: fn(slot: u32, hup: bool),
   /// Runs JS on what was read (after every ready socket is read).
   pub deliver: fn(),
 }
@@ -159,7 +172,8 @@ unsafe extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_in
     // SAFETY: `evs` has room for `len` events.
     let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), evs.len() as c_int, 0) };
     for ev in evs.iter().take(n.max(0) as usize) {
-      (hooks.readable)(ev.u64 as u32);
+      let hup = ev.events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+      (hooks.readable)(ev.u64 as u32, hup);
       any = true;
     }
   });

@@ -72,9 +72,9 @@ impl Registry {
   }
 
   /// The reactor found the socket of `slot` readable.
-  pub fn on_readable(&mut self, slot: u32) {
+  pub fn on_readable(&mut self, slot: u32, hup: bool) {
     if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-      e.reader.on_readable(&e.conn);
+      e.reader.on_readable(&e.conn, hup);
     }
   }
 
