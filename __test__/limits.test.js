@@ -86,3 +86,46 @@ test('bad options are TypeErrors', (t) => {
   t.throws(() => new impls.wsrs.WebSocketServer({ noServer: true, backpressure: 'ignore' }), { instanceOf: TypeError });
   t.throws(() => new impls.wsrs.WebSocketServer({ noServer: true, heartbeat: -1 }), { instanceOf: RangeError });
 });
+
+// Auto-pongs are written by the JS thread as pings are read. A peer that
+// pings without reading fills the socket; once it reads again, everything
+// queued (the pongs, then a message) must arrive: the full socket hands
+// writing to the I/O thread, which must be told.
+test('pongs that fill the socket of a peer that stopped reading are all delivered once it reads', async (t) => {
+  const { rawWebSocket, frame } = require('./helpers');
+  const N = 120000;
+  const { wss, port } = await listen(impls.wsrs, { maxPendingAutoPongs: 0 });
+  let pings = 0;
+  wss.on('connection', (ws) =>
+    ws.on('ping', () => {
+      if (++pings === N) ws.send('after');
+    })
+  );
+  const sock = await rawWebSocket(port);
+  sock.removeAllListeners('data');
+  sock.pause();
+  const ping = frame(9, Buffer.alloc(125, 1));
+  const burst = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+  for (let i = 0; i < N / 1000; i++) {
+    if (!sock.write(burst)) await once(sock, 'drain');
+  }
+  while (pings < N) await delay(20);
+  await delay(200);
+  // Now read: N pongs (2 + 125 bytes each), then the text frame "after".
+  const expected = N * 127 + 2 + 5;
+  let total = 0;
+  let tail = Buffer.alloc(0);
+  const done = new Promise((resolve) => {
+    sock.on('data', (d) => {
+      total += d.length;
+      tail = Buffer.concat([tail, d]).subarray(-7);
+      if (total >= expected) resolve();
+    });
+  });
+  sock.resume();
+  await Promise.race([done, delay(15000)]);
+  t.is(total, expected);
+  t.is(tail.toString('latin1'), '\x81\x05after');
+  sock.destroy();
+  await closeServer(wss);
+});

@@ -80,9 +80,12 @@ fn start_reactor(env: sys::napi_env, func: sys::napi_value) -> Result<()> {
     let mut resource = ptr::null_mut();
     let mut name = ptr::null_mut();
     let mut context = ptr::null_mut();
+    let mut resource_ref = ptr::null_mut();
+    // The async context holds its resource weakly: keep it alive.
     let ok = sys::napi_get_uv_event_loop(env, &mut loop_) == sys::Status::napi_ok
       && sys::napi_create_reference(env, func, 1, &mut fref) == sys::Status::napi_ok
       && sys::napi_create_object(env, &mut resource) == sys::Status::napi_ok
+      && sys::napi_create_reference(env, resource, 1, &mut resource_ref) == sys::Status::napi_ok
       && sys::napi_create_string_utf8(env, c"wsrs".as_ptr(), 4, &mut name) == sys::Status::napi_ok
       && sys::napi_async_init(env, resource, name, &mut context) == sys::Status::napi_ok;
     if !ok {
@@ -119,8 +122,9 @@ fn call_on_wake() {
     if sys::napi_get_reference_value(d.env, d.func, &mut func) == sys::Status::napi_ok
       && sys::napi_get_global(d.env, &mut recv) == sys::Status::napi_ok
     {
-      let status = sys::napi_make_callback(d.env, d.context, recv, func, 0, ptr::null(), &mut result);
-      if status == sys::Status::napi_pending_exception {
+      sys::napi_make_callback(d.env, d.context, recv, func, 0, ptr::null(), &mut result);
+      let mut pending = false;
+      if sys::napi_is_exception_pending(d.env, &mut pending) == sys::Status::napi_ok && pending {
         let mut err = ptr::null_mut();
         sys::napi_get_and_clear_last_exception(d.env, &mut err);
         sys::napi_fatal_exception(d.env, err);
@@ -128,6 +132,8 @@ fn call_on_wake() {
     }
     sys::napi_close_handle_scope(d.env, scope);
   }
+  // Any flush JS scheduled has run (ticks run as the callback returns).
+  Conn::end_read_turn();
 }
 
 /// Keeps the event loop alive (true) while any server listens or socket is

@@ -127,6 +127,9 @@ struct Out {
   bridged: bool,
   js_out: Vec<u8>,
   js_end: bool,
+  /// JS released the slot (after CLOSED): the connection is gone for good,
+  /// and the slot may already name another one.
+  released: bool,
 }
 
 pub struct Conn {
@@ -282,6 +285,7 @@ impl Out {
       bridged,
       js_out: Vec::new(),
       js_end: false,
+      released: false,
     }
   }
 
@@ -356,7 +360,7 @@ impl Out {
 
   /// The connection still has a socket (its own, or Node's when bridged).
   fn connected(&self) -> bool {
-    self.stream.is_some() || self.bridged
+    (self.stream.is_some() || self.bridged) && !self.released
   }
 }
 
@@ -403,6 +407,14 @@ impl Conn {
 
   fn state(&self) -> State {
     State(self.state.load(Ordering::Acquire))
+  }
+
+  /// Wakes the I/O task if parsing changed what it must act on (a pong or a
+  /// close answer the socket could not take, the close timer, a flood).
+  fn wake_if_changed(&self, before: State) {
+    if self.state().0 != before.0 {
+      self.notify.notify_one();
+    }
   }
 
   /// Puts this connection on the JS thread's flush list (JS thread only).
@@ -614,6 +626,24 @@ impl Conn {
     (bridged, written, more)
   }
 
+  /// JS released the connection's slot (JS thread): nothing queued for it
+  /// may reach whichever connection gets the slot next.
+  pub fn release(&self) {
+    let mut out = self.lock();
+    out.released = true;
+    out.dirty = false;
+    out.buf = Vec::new();
+    out.pos = 0;
+    out.js_out = Vec::new();
+    out.js_end = false;
+  }
+
+  /// Forgets the connections read this turn (JS thread, after JS ran): a
+  /// server that answers nothing must not collect them.
+  pub fn end_read_turn() {
+    READ_TURN.with(|r| r.borrow_mut().clear());
+  }
+
   /// A connection the reactor read (JS thread).
   fn was_read(self: &Arc<Self>) {
     READ_TURN.with(|r| r.borrow_mut().push(self.clone()));
@@ -629,6 +659,11 @@ impl Conn {
         return false;
       }
       out.dirty = false;
+      if !out.connected() {
+        // Gone since it was queued (its slot may be another's by now):
+        // nothing to write, nothing to report.
+        return true;
+      }
       let wake = out.write_now();
       if let (Some(w), false, 0) = (written, out.blocked, out.buffered()) {
         w.push(self.slot());
@@ -789,9 +824,11 @@ impl Reader {
   /// first, then the reactor watches the socket.
   pub fn start(&mut self, conn: &Arc<Conn>, mut preread: Vec<u8>) {
     if !preread.is_empty() {
+      let before = conn.state();
       let mut events = bridge::bridge().events();
       self.process(conn, Some(&mut preread), &mut events);
       deliver_if_connected(conn, events);
+      conn.wake_if_changed(before);
     }
     self.watch(conn, true);
   }
@@ -806,10 +843,16 @@ impl Reader {
   /// connection's lock, so it cannot race the I/O thread's teardown.
   fn watch(&self, conn: &Conn, on: bool) {
     use std::os::fd::AsRawFd;
-    let out = conn.lock();
+    let mut out = conn.lock();
     if let Some(s) = &out.stream {
       if on && !self.paused && !self.eof {
-        crate::reactor::add(s.as_raw_fd(), conn.slot());
+        if !crate::reactor::add(s.as_raw_fd(), conn.slot()) {
+          // Cannot be watched (the system's epoll limit): end it rather
+          // than leave it unread.
+          out.write_failed = true;
+          drop(out);
+          conn.notify.notify_one();
+        }
       } else {
         crate::reactor::remove(s.as_raw_fd());
       }
@@ -819,6 +862,7 @@ impl Reader {
   /// Parses bytes JS read from a bridged connection's socket. What parsing
   /// wrote (pongs) is returned to JS by the next flush.
   pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8]) {
+    let before = conn.state();
     let mut events = bridge::bridge().events();
     self.process(conn, Some(bytes), &mut events);
     drop(events);
@@ -826,6 +870,8 @@ impl Reader {
     if !out.js_out.is_empty() || out.js_end || !out.buf.is_empty() {
       conn.mark_dirty(&mut out);
     }
+    drop(out);
+    conn.wake_if_changed(before);
   }
 
   /// The reactor found the socket readable (JS thread): reads what it has
@@ -834,6 +880,7 @@ impl Reader {
   pub fn on_readable(&mut self, conn: &Arc<Conn>, hup: bool) {
     let Some(stream) = conn.lock().stream.clone() else { return };
     conn.was_read();
+    let before = conn.state();
     let mut events = bridge::bridge().events_quiet();
     let end = self.read(conn, stream.get_ref(), hup, &mut events);
     let mut out = conn.lock();
@@ -845,10 +892,16 @@ impl Reader {
       events.discard();
     }
     match end {
-      ReadEnd::Drained => return,
+      ReadEnd::Drained => {
+        drop(out);
+        conn.wake_if_changed(before);
+        return;
+      }
       ReadEnd::Budget => {
         use std::os::fd::AsRawFd;
         crate::reactor::rearm(stream.as_raw_fd(), conn.slot());
+        drop(out);
+        conn.wake_if_changed(before);
         return;
       }
       ReadEnd::Eof => out.peer_eof = true,
@@ -1135,6 +1188,7 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
     let mut o = conn.lock();
     crate::reactor::remove(stream.as_raw_fd());
     o.stream = None;
+    o.dirty = false;
     o.buf = Vec::new();
     o.pos = 0;
     o.phase == Phase::Open

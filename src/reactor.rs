@@ -72,6 +72,7 @@ struct Uv {
   poll_start: unsafe extern "C" fn(*mut c_void, c_int, UvPollCb) -> c_int,
   poll_stop: unsafe extern "C" fn(*mut c_void) -> c_int,
   unref: unsafe extern "C" fn(*mut c_void),
+  close: unsafe extern "C" fn(*mut c_void, Option<unsafe extern "C" fn(*mut c_void)>),
 }
 
 const UV_POLL: c_int = 8;
@@ -96,6 +97,7 @@ fn uv() -> Option<&'static Uv> {
         poll_start: sym(c"uv_poll_start")?,
         poll_stop: sym(c"uv_poll_stop")?,
         unref: sym(c"uv_unref")?,
+        close: sym(c"uv_close")?,
       })
     }
   })
@@ -106,6 +108,8 @@ thread_local! {
   /// What to do with ready sockets, and how to hand the events to JS.
   static HOOKS: Cell<Option<Hooks>> = const { Cell::new(None) };
   static HANDLE: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+  /// The handle's size in u64 words (to free it).
+  static HANDLE_WORDS: Cell<usize> = const { Cell::new(0) };
   static EVENTS: RefCell<Vec<libc::epoll_event>> = RefCell::new(vec![libc::epoll_event { events: 0, u64: 0 }; 512]);
 }
 
@@ -133,11 +137,11 @@ pub unsafe fn start(uv_loop: *mut c_void, hooks: Hooks) -> bool {
   if epfd < 0 {
     return false;
   }
-  // The handle lives as long as the process (the loop may still reference
-  // it at exit), so it is never freed.
+  // The handle is freed by `uv_close`'s callback (see `stop`).
   // SAFETY: libuv calls with a handle of the size libuv asks for.
   unsafe {
     let size = (uv.handle_size)(UV_POLL);
+    HANDLE_WORDS.with(|w| w.set(size.div_ceil(8)));
     let handle = Box::into_raw(vec![0u64; size.div_ceil(8)].into_boxed_slice()) as *mut c_void;
     if (uv.poll_init)(uv_loop, handle, epfd) != 0 || (uv.poll_start)(handle, UV_READABLE, on_poll) != 0 {
       libc::close(epfd);
@@ -153,14 +157,30 @@ pub unsafe fn start(uv_loop: *mut c_void, hooks: Hooks) -> bool {
   true
 }
 
-/// Stops polling (the environment is being torn down).
+/// Stops polling and closes the handle and the epoll set (the environment
+/// is being torn down: its loop must be left with no handle of ours).
 pub fn stop() {
   let handle = HANDLE.with(|h| h.replace(std::ptr::null_mut()));
   if let (false, Some(uv)) = (handle.is_null(), uv()) {
-    // SAFETY: the handle was started by `start` on this thread.
-    unsafe { (uv.poll_stop)(handle) };
+    // SAFETY: the handle was started by `start` on this thread; libuv frees
+    // nothing itself, `freed` does once it is closed.
+    unsafe {
+      (uv.poll_stop)(handle);
+      (uv.close)(handle, Some(freed));
+    }
   }
   HOOKS.with(|h| h.set(None));
+  let epfd = EPFD.swap(-1, Ordering::AcqRel);
+  if epfd >= 0 {
+    // SAFETY: our epoll fd, no longer polled.
+    unsafe { libc::close(epfd) };
+  }
+}
+
+unsafe extern "C" fn freed(handle: *mut c_void) {
+  let words = HANDLE_WORDS.with(|w| w.get());
+  // SAFETY: the box leaked in `start`, with that many words.
+  drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(handle as *mut u64, words)) });
 }
 
 unsafe extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
@@ -173,7 +193,12 @@ unsafe extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_in
     let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), evs.len() as c_int, 0) };
     for ev in evs.iter().take(n.max(0) as usize) {
       let hup = ev.events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
-      (hooks.readable)(ev.u64 as u32, hup);
+      // A panic must not unwind into libuv (that would abort Node): it is
+      // a bug, reported, and this socket is skipped.
+      let slot = ev.u64 as u32;
+      if std::panic::catch_unwind(|| (hooks.readable)(slot, hup)).is_err() {
+        eprintln!("wsrs: internal error while reading connection {slot}");
+      }
       any = true;
     }
   });

@@ -89,6 +89,7 @@ impl Registry {
     let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
       return;
     };
+    entry.conn.release();
     if let Some(members) = self.servers.get_mut(&entry.server) {
       members.remove(&slot);
       if members.is_empty() {
