@@ -187,9 +187,14 @@ impl State {
   }
 }
 
+/// The shared state, locked. Releasing it publishes the flags the I/O task
+/// acts on (`State`) and, when they changed, wakes the task: whichever
+/// thread changes them (a send past the limit, a pong that fills the socket,
+/// a close, a terminate), the task learns of it in this one place.
 struct OutGuard<'a> {
-  out: std::sync::MutexGuard<'a, Out>,
+  out: std::mem::ManuallyDrop<std::sync::MutexGuard<'a, Out>>,
   state: &'a AtomicU32,
+  notify: &'a Notify,
 }
 
 impl std::ops::Deref for OutGuard<'_> {
@@ -207,7 +212,13 @@ impl std::ops::DerefMut for OutGuard<'_> {
 
 impl Drop for OutGuard<'_> {
   fn drop(&mut self) {
-    self.state.store(State::of(&self.out).0, Ordering::Release);
+    let now = State::of(&self.out).0;
+    let before = self.state.swap(now, Ordering::AcqRel);
+    // SAFETY: dropped once, here; the lock is released before the wake-up.
+    unsafe { std::mem::ManuallyDrop::drop(&mut self.out) };
+    if now != before {
+      self.notify.notify_one();
+    }
   }
 }
 
@@ -331,8 +342,9 @@ impl Out {
     Ok(true)
   }
 
-  /// Writes now unless the I/O task owns writing. Returns true if the I/O
-  /// task must be woken (to wait for writability or to tear down).
+  /// Writes now unless the I/O task owns writing. Returns true if writing is
+  /// not finished (the socket is full, or writing failed); the task learns
+  /// of it when the lock is released.
   fn write_now(&mut self) -> bool {
     if self.blocked {
       return false;
@@ -394,11 +406,11 @@ impl Conn {
     self.slot.load(Ordering::Acquire)
   }
 
-  /// Locks the shared state; the guard publishes the flags the I/O task
-  /// polls (`State`) when it is released, so that task never takes the lock
-  /// just to look.
+  /// Locks the shared state; releasing it publishes the flags the I/O task
+  /// polls (`State`), so that task never takes the lock just to look, and
+  /// wakes the task if they changed (see `OutGuard`).
   fn lock(&self) -> OutGuard<'_> {
-    OutGuard { out: self.out.lock().unwrap(), state: &self.state }
+    OutGuard { out: std::mem::ManuallyDrop::new(self.out.lock().unwrap()), state: &self.state, notify: &self.notify }
   }
 
   fn mask_key(&self) -> Option<[u8; 4]> {
@@ -407,14 +419,6 @@ impl Conn {
 
   fn state(&self) -> State {
     State(self.state.load(Ordering::Acquire))
-  }
-
-  /// Wakes the I/O task if parsing changed what it must act on (a pong or a
-  /// close answer the socket could not take, the close timer, a flood).
-  fn wake_if_changed(&self, before: State) {
-    if self.state().0 != before.0 {
-      self.notify.notify_one();
-    }
   }
 
   /// Puts this connection on the JS thread's flush list (JS thread only).
@@ -435,7 +439,6 @@ impl Conn {
     if !Conn::open(&conn, slot, head) {
       return None;
     }
-    conn.notify.notify_one();
     Some((conn, leftover))
   }
 
@@ -469,7 +472,6 @@ impl Conn {
         None => out.terminate = true,
       }
     }
-    conn.notify.notify_one();
   }
 
   /// Queues one data frame, within the connection's buffer limit.
@@ -490,8 +492,6 @@ impl Conn {
         // JS destroys a bridged socket; the flush tells it to.
         self.mark_dirty(&mut out);
       }
-      drop(out);
-      self.notify.notify_one();
       return Sent::Overflow;
     }
     if payload.len() >= DIRECT_WRITE_MIN && out.buf.is_empty() && !out.blocked && out.stream.is_some() && !self.opts.mask {
@@ -517,14 +517,10 @@ impl Conn {
             out.buf.extend_from_slice(&payload[n - header.len()..]);
           }
           out.blocked = true;
-          drop(out);
-          self.notify.notify_one();
           return Sent::Queued;
         }
         Err(_) => {
           out.write_failed = true;
-          drop(out);
-          self.notify.notify_one();
           return Sent::Queued;
         }
       }
@@ -544,8 +540,6 @@ impl Conn {
     if max > 0 && out.buffered() + framed.len() > max {
       if !self.opts.drop_when_full {
         out.terminate = true;
-        drop(out);
-        self.notify.notify_one();
       }
       return false;
     }
@@ -573,13 +567,10 @@ impl Conn {
       out.shutdown_pending = true;
     }
     self.mark_dirty(&mut out);
-    drop(out);
-    self.notify.notify_one();
   }
 
   pub fn terminate(&self) {
     self.lock().terminate = true;
-    self.notify.notify_one();
   }
 
   /// Bytes queued but not yet handed to the kernel.
@@ -653,33 +644,27 @@ impl Conn {
   /// flush list (JS thread). False if it was not. Adds its slot to `written`
   /// if everything it had queued is written.
   fn flush_if_dirty(&self, bridged: &mut Vec<BridgeWrite>, written: Option<&mut Vec<u32>>) -> bool {
-    let wake = {
-      let mut out = self.lock();
-      if !out.dirty {
-        return false;
-      }
-      out.dirty = false;
-      if !out.connected() {
-        // Gone since it was queued (its slot may be another's by now):
-        // nothing to write, nothing to report.
-        return true;
-      }
-      let wake = out.write_now();
-      if let (Some(w), false, 0) = (written, out.blocked, out.buffered()) {
-        w.push(self.slot());
-      }
-      if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
-        bridged.push(BridgeWrite {
-          slot: self.slot(),
-          data: std::mem::take(&mut out.js_out),
-          end: std::mem::take(&mut out.js_end),
-          destroy: out.terminate,
-        });
-      }
-      wake && !out.bridged
-    };
-    if wake {
-      self.notify.notify_one();
+    let mut out = self.lock();
+    if !out.dirty {
+      return false;
+    }
+    out.dirty = false;
+    if !out.connected() {
+      // Gone since it was queued (its slot may be another's by now):
+      // nothing to write, nothing to report.
+      return true;
+    }
+    out.write_now();
+    if let (Some(w), false, 0) = (written, out.blocked, out.buffered()) {
+      w.push(self.slot());
+    }
+    if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
+      bridged.push(BridgeWrite {
+        slot: self.slot(),
+        data: std::mem::take(&mut out.js_out),
+        end: std::mem::take(&mut out.js_end),
+        destroy: out.terminate,
+      });
     }
     true
   }
@@ -701,11 +686,7 @@ impl Conn {
       return false;
     }
     frame::write_frame(&mut out.buf, true, opcode, payload, self.mask_key());
-    let wake = out.write_now();
-    drop(out);
-    if wake {
-      self.notify.notify_one();
-    }
+    out.write_now();
     true
   }
 }
@@ -824,11 +805,9 @@ impl Reader {
   /// first, then the reactor watches the socket.
   pub fn start(&mut self, conn: &Arc<Conn>, mut preread: Vec<u8>) {
     if !preread.is_empty() {
-      let before = conn.state();
       let mut events = bridge::bridge().events();
       self.process(conn, Some(&mut preread), &mut events);
       deliver_if_connected(conn, events);
-      conn.wake_if_changed(before);
     }
     self.watch(conn, true);
   }
@@ -850,8 +829,6 @@ impl Reader {
           // Cannot be watched (the system's epoll limit): end it rather
           // than leave it unread.
           out.write_failed = true;
-          drop(out);
-          conn.notify.notify_one();
         }
       } else {
         crate::reactor::remove(s.as_raw_fd());
@@ -862,7 +839,6 @@ impl Reader {
   /// Parses bytes JS read from a bridged connection's socket. What parsing
   /// wrote (pongs) is returned to JS by the next flush.
   pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8]) {
-    let before = conn.state();
     let mut events = bridge::bridge().events();
     self.process(conn, Some(bytes), &mut events);
     drop(events);
@@ -870,8 +846,6 @@ impl Reader {
     if !out.js_out.is_empty() || out.js_end || !out.buf.is_empty() {
       conn.mark_dirty(&mut out);
     }
-    drop(out);
-    conn.wake_if_changed(before);
   }
 
   /// The reactor found the socket readable (JS thread): reads what it has
@@ -880,42 +854,20 @@ impl Reader {
   pub fn on_readable(&mut self, conn: &Arc<Conn>, hup: bool) {
     let Some(stream) = conn.lock().stream.clone() else { return };
     conn.was_read();
-    let before = conn.state();
     let mut events = bridge::bridge().events_quiet();
     let end = self.read(conn, stream.get_ref(), hup, &mut events);
-    let mut out = conn.lock();
-    // Under the lock: the I/O thread tears a connection down (and queues its
-    // CLOSED event) under it too, so events read here cannot follow CLOSED.
-    if out.stream.is_some() {
-      drop(events);
-    } else {
-      events.discard();
-    }
+    let mut out = deliver_if_connected(conn, events);
+    use std::os::fd::AsRawFd;
     match end {
-      ReadEnd::Drained => {
-        drop(out);
-        conn.wake_if_changed(before);
-        return;
-      }
-      ReadEnd::Budget => {
-        use std::os::fd::AsRawFd;
-        crate::reactor::rearm(stream.as_raw_fd(), conn.slot());
-        drop(out);
-        conn.wake_if_changed(before);
-        return;
-      }
+      ReadEnd::Drained => return,
+      ReadEnd::Budget => return crate::reactor::rearm(stream.as_raw_fd(), conn.slot()),
+      // The I/O task finishes the connection (woken as the lock is released).
       ReadEnd::Eof => out.peer_eof = true,
       ReadEnd::Failed => out.write_failed = true,
       ReadEnd::Flooded => {}
     }
     self.eof = true;
-    {
-      use std::os::fd::AsRawFd;
-      crate::reactor::remove(stream.as_raw_fd());
-    }
-    drop(out);
-    // The I/O task finishes the connection.
-    conn.notify.notify_one();
+    crate::reactor::remove(stream.as_raw_fd());
   }
 
   fn read(&mut self, conn: &Conn, stream: &TcpStream, hup: bool, events: &mut bridge::Events<'_>) -> ReadEnd {
@@ -1061,16 +1013,18 @@ impl Default for Reader {
   }
 }
 
-/// Hands events read on the JS thread to the bridge, unless the I/O thread
-/// has torn the connection down meanwhile (see `Reader::on_readable`).
-fn deliver_if_connected(conn: &Conn, events: bridge::Events<'_>) {
+/// Hands events read on the JS thread to the bridge, unless the connection
+/// is gone meanwhile. Under its lock: the I/O thread tears a connection down
+/// (and then queues its CLOSED event) under it too, so events read here
+/// cannot follow CLOSED. Returns the lock, still held.
+fn deliver_if_connected<'a>(conn: &'a Conn, events: bridge::Events<'_>) -> OutGuard<'a> {
   let out = conn.lock();
   if out.connected() {
     drop(events);
   } else {
     events.discard();
   }
-  drop(out);
+  out
 }
 
 /// The connection's I/O task, from the parsed upgrade request to the end:
