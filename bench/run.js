@@ -112,25 +112,19 @@ const scenarios = [
       return { value: r.msgs_per_sec, extra: `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs` };
     }
   })),
-  {
-    name: 'broadcast to 1 000 via clients.forEach, 32 B',
+  ...[
+    ['broadcast to 1 000 via clients.forEach, 32 B', 'broadcast'],
+    ['broadcast to 1 000 via native publish, 32 B', 'publish', ['uws', 'wsrs']]
+  ].map(([name, mode, impls]) => ({
+    name,
     unit: 'deliveries/s',
-    mode: 'broadcast',
+    mode,
+    impls,
     async run(server) {
       const r = await loadgen(['broadcast', server.port, 1000, 4, 32, SECS]);
       return { value: r.deliveries_per_sec };
     }
-  },
-  {
-    name: 'broadcast to 1 000 via native publish, 32 B',
-    unit: 'deliveries/s',
-    mode: 'publish',
-    impls: ['uws', 'wsrs'],
-    async run(server) {
-      const r = await loadgen(['broadcast', server.port, 1000, 4, 32, SECS]);
-      return { value: r.deliveries_per_sec };
-    }
-  },
+  })),
   {
     name: 'handshakes (5 000, 50 at a time)',
     unit: 'handshakes/s',

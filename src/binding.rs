@@ -291,7 +291,7 @@ pub fn bridge_open(server_id: u32, slot: u32) -> bool {
     return false;
   };
   let conn = Conn::new_bridged(opts, slot);
-  registry::with(|r| r.insert_bridged(slot, server_id, conn));
+  registry::with(|r| r.insert(slot, server_id, conn));
   true
 }
 
@@ -578,6 +578,6 @@ pub fn client_adopt(fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptio
 #[napi]
 pub fn client_bridge_open(slot: u32, o: ConnectionOptions) -> bool {
   let conn = Conn::new_bridged(conn_options(&o, true), slot);
-  registry::with(|r| r.insert_bridged(slot, 0, conn));
+  registry::with(|r| r.insert(slot, 0, conn));
   true
 }

@@ -37,11 +37,6 @@ pub fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
 }
 
 impl Registry {
-  /// A connection whose socket Node keeps (TLS, any Duplex): JS feeds it.
-  pub fn insert_bridged(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
-    self.insert(slot, server, conn);
-  }
-
   /// A connection with a socket of its own: `preread` (bytes received after
   /// the handshake) is parsed, then the reactor reads the socket.
   pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>) {
@@ -51,7 +46,9 @@ impl Registry {
     }
   }
 
-  fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
+  /// A connection under `slot`. As is, for one whose socket Node keeps
+  /// (TLS, any Duplex): JS feeds it what it reads (`feed`).
+  pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
     let i = slot as usize;
     if self.slots.len() <= i {
       self.slots.resize_with(i + 1, || None);

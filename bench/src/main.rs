@@ -171,6 +171,18 @@ async fn echo_conn(port: u16, inflight: usize, frame: Rc<Vec<u8>>, stats: Rc<Ref
   }
 }
 
+/// Counts from `from` (the end of the warm-up) until every task is done (at
+/// its deadline); returns the seconds measured.
+async fn measure(from: Instant, stats: &RefCell<Stats>, tasks: Vec<tokio::task::JoinHandle<()>>) -> f64 {
+  tokio::time::sleep_until(from.into()).await;
+  stats.borrow_mut().measuring = true;
+  let t0 = Instant::now();
+  for t in tasks {
+    let _ = t.await;
+  }
+  t0.elapsed().as_secs_f64()
+}
+
 async fn echo(port: u16, conns: usize, inflight: usize, size: usize, secs: f64) -> String {
   let frame = Rc::new(client_frame(2, &vec![b'x'; size]));
   let stats = Rc::new(RefCell::new(Stats::default()));
@@ -181,13 +193,7 @@ async fn echo(port: u16, conns: usize, inflight: usize, size: usize, secs: f64) 
   for _ in 0..conns {
     tasks.push(tokio::task::spawn_local(echo_conn(port, inflight, frame.clone(), stats.clone(), deadline)));
   }
-  tokio::time::sleep_until((start + warmup).into()).await;
-  stats.borrow_mut().measuring = true;
-  let t0 = Instant::now();
-  for t in tasks {
-    let _ = t.await;
-  }
-  let elapsed = t0.elapsed().as_secs_f64();
+  let elapsed = measure(start + warmup, &stats, tasks).await;
   let mut st = stats.borrow_mut();
   st.latencies_us.sort_unstable();
   format!(
@@ -265,13 +271,7 @@ async fn broadcast(port: u16, conns: usize, window: usize, size: usize, secs: f6
       }
     }));
   }
-  tokio::time::sleep_until((start + warmup).into()).await;
-  stats.borrow_mut().measuring = true;
-  let t0 = Instant::now();
-  for t in tasks {
-    let _ = t.await;
-  }
-  let elapsed = t0.elapsed().as_secs_f64();
+  let elapsed = measure(start + warmup, &stats, tasks).await;
   let st = stats.borrow();
   format!("{{\"deliveries_per_sec\":{:.0},\"errors\":{}}}", st.count as f64 / elapsed, st.errors)
 }
