@@ -62,7 +62,8 @@ test.serial('resets mid-handshake, mid-frame and during the close handshake leak
   await closeServer(wss);
   await eventually(t, () => fdCount() <= before - 1);
   await eventually(t, idle);
-  t.deepEqual(native.stats(), { tasks: 0, pending: 0, sockets: 0, topics: 0, jsSockets: 0, servers: 0, refs: 0 });
+  const s = native.stats();
+  t.like(s, { tasks: 0, pending: 0, sockets: 0, topics: 0, jsSockets: 0, servers: 0, nativeServers: 0, refs: 0 });
 });
 
 test.serial('wss.close() and terminate() in the middle of traffic', async (t) => {

@@ -2,15 +2,20 @@
 
 // The JS half of the event bridge (src/bridge.rs has the Rust half).
 //
-// Rust appends events from every connection to one batch and wakes this
-// thread once; `onWake` drains the whole batch as one Buffer and routes each
+// Each copy of this module (one per thread, and one per module registry:
+// jest and vitest load a copy per test file) makes its own native instance,
+// with its own connections, servers and event batch: nothing it does reaches
+// another copy.
+//
+// Rust appends events from this instance's connections to one batch and
+// wakes this thread once; `onWake` drains the whole batch as one Buffer and routes each
 // event to its socket or server. Sends are queued in Rust synchronously and
 // written by `flush` once per JS turn, one write per connection (a large
 // fan-out in slices over a few turns).
 
 const path = require('path');
 
-const binding = require(path.join(__dirname, '..', 'wsrs.node'));
+const addon = require(path.join(__dirname, '..', 'wsrs.node'));
 
 const K_UPGRADE = 1;
 const K_MESSAGE = 2;
@@ -32,14 +37,27 @@ const freeSlots = [];
 const servers = new Map();
 let nextServerId = 1;
 
-// The threadsafe function keeps the event loop alive only while a server
-// listens or a socket is open, so a process exits on its own like with ws.
+// The instance keeps the event loop alive only while a server listens or a
+// socket is open, so a process exits on its own like with ws.
 let refs = 0;
 function ref() {
-  if (refs++ === 0) binding.setRef(true);
+  if (refs++ === 0) {
+    binding.setRef(true);
+    process.on('exit', flushOnExit);
+  }
 }
 function unref() {
-  if (--refs === 0) binding.setRef(false);
+  if (--refs === 0) {
+    binding.setRef(false);
+    process.removeListener('exit', flushOnExit);
+  }
+}
+
+// A process dying of an uncaught exception still writes what it had sent.
+function flushOnExit() {
+  let r;
+  do r = binding.flush();
+  while (r != null && r.more);
 }
 
 function addSocket(ws) {
@@ -266,13 +284,7 @@ function copy(ab, start, len) {
   return out;
 }
 
-binding.init(onWake);
-// A process dying of an uncaught exception still writes what it had sent.
-process.on('exit', () => {
-  let r;
-  do r = binding.flush();
-  while (r != null && r.more);
-});
+const binding = new addon.Native(onWake);
 
 /**
  * The per-connection settings Rust needs, from ws-style options (the same
@@ -302,6 +314,11 @@ function stats() {
   return { ...binding.stats(), jsSockets, servers: servers.size, refs };
 }
 
+/** Counters of the whole process (every instance, every thread). */
+function processStats() {
+  return addon.processStats();
+}
+
 /** Dispatches at once what a bridged socket's bytes produced (JS thread). */
 function feed(ws, chunk) {
   binding.bridgeFeed(ws._slot, chunk);
@@ -322,6 +339,8 @@ module.exports = {
   bridgedClosed,
   connectionOptions,
   feed,
+  processStats,
+  reusePortSupported: addon.reusePortSupported,
   stats,
   addSocket,
   binding,

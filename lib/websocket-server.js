@@ -4,7 +4,10 @@
 // HTTP request and hands each upgrade request here, where ws's policy runs
 // unchanged (method, key, version, path, verifyClient, handleProtocols, the
 // 'headers' event); Rust then writes the answer and owns the connection.
+// In a cluster worker, `port` mode listens through Node's HTTP server as ws
+// does (so the primary shares the port), and upgrades go the `server` way.
 
+const cluster = require('cluster');
 const EventEmitter = require('events');
 const http = require('http');
 const { createHash } = require('crypto');
@@ -94,21 +97,32 @@ class WebSocketServer extends EventEmitter {
       if (typeof callback === 'function') this.on('listening', callback);
       this._listen(options, port);
     } else if (options.server) {
-      // Mounted on an existing HTTP(S) server: Node parses the upgrade
-      // request, then Rust takes the socket over.
-      this._server = options.server;
-      this._removeListeners = addListeners(this._server, {
-        listening: this.emit.bind(this, 'listening'),
-        error: this.emit.bind(this, 'error'),
-        upgrade: (req, socket, head) => {
-          this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
-        }
-      });
+      this._mount(options.server);
     }
+  }
+
+  /**
+   * Mounted on an HTTP(S) server (the user's, or ours from
+   * `_listenThroughNode`): Node parses the upgrade request, then Rust takes
+   * the socket over.
+   * @private
+   */
+  _mount(server) {
+    this._server = server;
+    this._removeListeners = addListeners(server, {
+      listening: this.emit.bind(this, 'listening'),
+      error: this.emit.bind(this, 'error'),
+      upgrade: (req, socket, head) => {
+        this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
+      }
+    });
   }
 
   /** @private */
   _listen(options, port) {
+    // Only Node's net.Server shares a port through the cluster primary
+    // (round-robin or a shared handle); a socket Rust binds would not.
+    if (cluster.isWorker) return this._listenThroughNode(options, port);
     const host = options.host == null ? undefined : String(options.host);
     const backlog = options.backlog == null ? 511 : options.backlog | 0;
     const res = native.binding.listen(this._id, host, port, backlog);
@@ -120,6 +134,22 @@ class WebSocketServer extends EventEmitter {
     native.ref();
     this._address = { address: res.address, family: res.family, port: res.port };
     process.nextTick(() => this.emit('listening'));
+  }
+
+  /**
+   * `port` mode the way ws does it: an HTTP server of Node's own answers
+   * plain requests with 426, forwards 'listening' and 'error', and its
+   * upgrades take the `server`-mode path. `address()` is that server's.
+   * @private
+   */
+  _listenThroughNode(options, port) {
+    const server = http.createServer((req, res) => {
+      const body = http.STATUS_CODES[426];
+      res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
+      res.end(body);
+    });
+    server.listen(port, options.host, options.backlog);
+    this._mount(server);
   }
 
   address() {
@@ -151,6 +181,19 @@ class WebSocketServer extends EventEmitter {
       }
       if (this.clients && this.clients.size) this._shouldEmitClose = true;
       else process.nextTick(emitClose, this);
+      return;
+    }
+    if (this._server !== null) {
+      // Our Node HTTP server: like ws, close it and rely on its 'close'. Its
+      // upgraded sockets are Rust's by then, so (as ws's server waits for
+      // its upgraded sockets) wait for those connections to end too.
+      const server = this._server;
+      this._removeListeners();
+      this._removeListeners = this._server = null;
+      server.close(() => {
+        this._closeWhenDrained = true;
+        if (this._openSockets === 0) emitClose(this);
+      });
       return;
     }
     // Our own listener: stop accepting. Like ws's internal HTTP server, the

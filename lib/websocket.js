@@ -19,6 +19,10 @@ const {
 const { EventTarget } = require('./event-target');
 const { isBlob, isValidStatusCode } = require('./validation');
 const native = require('./native');
+// Required now, not when the first client is made: a copy of this module
+// must use its own copy of the native instance, even after require.cache
+// was cleared and the package loaded again (as test runners do).
+const client = require('./client');
 const { SocketSender } = require('./sender');
 
 const { binding } = native;
@@ -85,7 +89,7 @@ class WebSocket extends EventEmitter {
           protocols = [protocols];
         }
       }
-      require('./client').initAsClient(this, address, protocols, options);
+      client.initAsClient(this, address, protocols, options);
       return;
     }
     this._isServer = true;
@@ -553,7 +557,7 @@ WebSocket.prototype.removeEventListener = EventTarget.removeEventListener;
 function abortConnecting(ws) {
   const msg = 'WebSocket was closed before the connection was established';
   if (ws._req) {
-    require('./client').abortHandshake(ws, ws._req, msg);
+    client.abortHandshake(ws, ws._req, msg);
     return;
   }
   throw new Error(msg);
