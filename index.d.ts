@@ -587,6 +587,13 @@ declare namespace WebSocket {
     backpressure?: 'close' | 'drop' | undefined;
     /** wsrs only. Upgrades past this many open connections get 503 (0 = no limit). Default: 0. */
     maxConnections?: number | undefined;
+    /**
+     * wsrs only (the name is Node's own `net` listen option). With `port`,
+     * binds with SO_REUSEPORT, so that one server per worker thread or per
+     * process shares the port and the kernel spreads the connections between
+     * them. Linux and FreeBSD; elsewhere the constructor throws. Default: false.
+     */
+    reusePort?: boolean | undefined;
   }
 
   /** Options of `Server#publish()` and `Server#broadcast()` (wsrs only). */

@@ -36,10 +36,10 @@ const pinned = (cpu, cmd, args) => (hasTaskset ? ['taskset', ['-c', String(cpu),
 // Below the ephemeral range (32768+), where client sockets in TIME_WAIT could block a bind.
 let nextPort = 20000 + Math.floor(Math.random() * 10000);
 
-function startServer(impl, mode) {
+function startServer(impl, mode, cpus = '0') {
   const port = nextPort++;
   const nodeArgs = mode === 'idle' ? ['--expose-gc'] : [];
-  const [cmd, args] = pinned(0, process.execPath, [...nodeArgs, path.join(__dirname, 'servers', 'server.js'), impl, mode, String(port)]);
+  const [cmd, args] = pinned(cpus, process.execPath, [...nodeArgs, path.join(__dirname, 'servers', 'server.js'), impl, mode, String(port)]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${impl} server did not start`)), 10000);
@@ -81,6 +81,13 @@ function loadgen(args, onLine) {
     });
     child.once('exit', (code) => code && reject(new Error(`loadgen exited with ${code}`)));
   });
+}
+
+/** CPU seconds a process has used (user + system). */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 function rssKiB(pid) {
@@ -156,6 +163,36 @@ const scenarios = [
   }
 ];
 
+// wsrs alone: one server against N worker threads sharing the port
+// (`reusePort`), as throughput and as server CPU time per message. The
+// servers stay pinned to CPU 0 like every other row (BENCH_THREADS_CPUS to
+// change that: on this 2-core machine the other core is the load
+// generator's). Each worker's broadcast reaches its own clients.
+const threadScenarios = [
+  { name: 'echo 100 × 1 in flight (chat-like), 32 B', mode: 'echo', unit: 'msgs/s', args: ['echo', 100, 1, 32], key: 'msgs_per_sec' },
+  { name: 'echo 100 × 32 in flight, 32 B', mode: 'echo', unit: 'msgs/s', args: ['echo', 100, 32, 32], key: 'msgs_per_sec' },
+  { name: 'broadcast to 1 000 via clients.forEach, 32 B', mode: 'broadcast', unit: 'deliveries/s', args: ['broadcast', 1000, 4, 32], key: 'deliveries_per_sec' }
+];
+
+async function runThreads(sc, threads) {
+  const values = [];
+  const cpu = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const server = await startServer('wsrs', threads ? `${sc.mode}:${threads}` : sc.mode, process.env.BENCH_THREADS_CPUS);
+    try {
+      const [kind, ...rest] = sc.args;
+      const before = cpuSeconds(server.child.pid);
+      const r = await loadgen([kind, server.port, ...rest, SECS]);
+      const used = cpuSeconds(server.child.pid) - before;
+      values.push(r[sc.key]);
+      cpu.push((used * 1e6) / (r[sc.key] * SECS));
+    } finally {
+      await stopServer(server);
+    }
+  }
+  return { value: median(values), cpuUs: median(cpu) };
+}
+
 function fmt(n) {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
@@ -204,6 +241,29 @@ async function main() {
       `| ${sc.name} (${sc.unit}) | ${v('ws')} | ${v('uws')} | ${v('wsrs')}${results.wsrs && results.wsrs.extra ? ` (${results.wsrs.extra})` : ''} | ` +
         `${ratio(w, results.ws && results.ws.value, sc.lowerIsBetter)} | ${ratio(w, results.uws && results.uws.value, sc.lowerIsBetter)} |`
     );
+  }
+
+  const threadRows = [];
+  if (IMPLS.includes('wsrs')) {
+    for (const sc of threadScenarios) {
+      if (ONLY && !ONLY.test(`threads: ${sc.name}`)) continue;
+      const one = await runThreads(sc, 0);
+      const two = await runThreads(sc, 2);
+      process.stderr.write(`  threads: ${sc.name}: 1 server ${fmt(one.value)}, 2 workers ${fmt(two.value)} ${sc.unit}\n`);
+      threadRows.push({ sc, one, two });
+    }
+  }
+  if (threadRows.length) {
+    const cpus = process.env.BENCH_THREADS_CPUS || '0';
+    console.log(`\nwsrs, one server against 2 worker threads sharing the port (reusePort), servers on CPU ${cpus}:\n`);
+    console.log('| scenario | 1 server | 2 workers | 2 vs 1 | server CPU µs per message, 1 server | 2 workers |');
+    console.log('|---|---|---|---|---|---|');
+    for (const { sc, one, two } of threadRows) {
+      console.log(
+        `| ${sc.name} (${sc.unit}) | ${fmt(one.value)} | ${fmt(two.value)} | ${(two.value / one.value).toFixed(2)}× | ` +
+          `${one.cpuUs.toFixed(2)} | ${two.cpuUs.toFixed(2)} |`
+      );
+    }
   }
 }
 

@@ -52,6 +52,7 @@ class WebSocketServer extends EventEmitter {
       handshakeTimeout: 30000,
       maxHeaderSize: 16 * 1024,
       maxConnections: 0,
+      reusePort: false,
       maxBufferedAmount: 16 * 1024 * 1024,
       backpressure: 'close',
       WebSocket,
@@ -84,6 +85,13 @@ class WebSocketServer extends EventEmitter {
     this._closeWhenDrained = false;
 
     const port = options.port != null ? validatePort(options.port) : null;
+    if (options.reusePort && !native.reusePortSupported()) {
+      throw new Error(
+        `The "reusePort" option is not supported on this platform (${process.platform}): ` +
+          'sharing a port between servers needs SO_REUSEPORT with load balancing (Linux, FreeBSD). ' +
+          'Use one server, or node:cluster (which shares the port through the primary).'
+      );
+    }
     // The Rust side of this server: its limits, and its heartbeat.
     this._id = native.addServer(this);
     native.binding.createServer(this._id, native.connectionOptions(options), {
@@ -121,11 +129,12 @@ class WebSocketServer extends EventEmitter {
   /** @private */
   _listen(options, port) {
     // Only Node's net.Server shares a port through the cluster primary
-    // (round-robin or a shared handle); a socket Rust binds would not.
-    if (cluster.isWorker) return this._listenThroughNode(options, port);
+    // (round-robin or a shared handle); a socket Rust binds would not,
+    // unless it asks for SO_REUSEPORT (as Node's workers do with reusePort).
+    if (cluster.isWorker && !options.reusePort) return this._listenThroughNode(options, port);
     const host = options.host == null ? undefined : String(options.host);
     const backlog = options.backlog == null ? 511 : options.backlog | 0;
-    const res = native.binding.listen(this._id, host, port, backlog);
+    const res = native.binding.listen(this._id, host, port, backlog, !!options.reusePort);
     if (res.errno !== 0) {
       const err = listenError(res.errno, options.host, port);
       process.nextTick(() => this.emit('error', err));

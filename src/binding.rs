@@ -27,183 +27,164 @@ use crate::server::{ListenOptions, Server, ServerConfig};
 /// One instance of the addon (see the module's doc).
 #[napi]
 pub struct Native {
-    js: Rc<JsThread>,
+  js: Rc<JsThread>,
 }
 
 impl Drop for Native {
-    fn drop(&mut self) {
-        self.js.dropped();
-    }
+  fn drop(&mut self) {
+    self.js.dropped();
+  }
 }
 
 /// Whether `reusePort` works on this platform.
 #[napi]
 pub fn reuse_port_supported() -> bool {
-    crate::server::REUSE_PORT
+  crate::server::REUSE_PORT
 }
 
 /// Process-wide counters (all instances together), for leak checks.
 #[napi(object)]
 pub struct ProcessStats {
-    /// Instances alive (an instance lives until the last of its tasks ends).
-    pub instances: u32,
-    /// Connection tasks alive on the I/O thread.
-    pub tasks: u32,
+  /// Instances alive (an instance lives until the last of its tasks ends).
+  pub instances: u32,
+  /// Connection tasks alive on the I/O thread.
+  pub tasks: u32,
 }
 
 #[napi]
 pub fn process_stats() -> ProcessStats {
-    let (instances, tasks) = crate::instance::process_counts();
-    ProcessStats {
-        instances: instances as u32,
-        tasks: tasks as u32,
-    }
+  let (instances, tasks) = crate::instance::process_counts();
+  ProcessStats { instances: instances as u32, tasks: tasks as u32 }
 }
 
 pub struct RawValue(sys::napi_value);
 
 impl ToNapiValue for RawValue {
-    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        Ok(val.0)
-    }
+  unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    Ok(val.0)
+  }
 }
 
 impl TypeName for RawValue {
-    fn type_name() -> &'static str {
-        "Buffer"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
+  fn type_name() -> &'static str {
+    "Buffer"
+  }
+  fn value_type() -> ValueType {
+    ValueType::Object
+  }
 }
 
-unsafe extern "C" fn return_to_pool(
-    _env: sys::napi_env,
-    _data: *mut std::ffi::c_void,
-    hint: *mut std::ffi::c_void,
-) {
-    // SAFETY: `hint` is the Box<Vec<u8>> leaked in `take_owned`, finalised once.
-    let data = unsafe { Box::from_raw(hint as *mut Vec<u8>) };
-    pool::give(*data);
+unsafe extern "C" fn return_to_pool(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+  // SAFETY: `hint` is the Box<Vec<u8>> leaked in `take_owned`, finalised once.
+  let data = unsafe { Box::from_raw(hint as *mut Vec<u8>) };
+  pool::give(*data);
 }
 
 #[napi(object)]
 pub struct BridgeOut {
-    pub slot: u32,
-    pub data: Option<Buffer>,
-    pub end: bool,
-    pub destroy: bool,
+  pub slot: u32,
+  pub data: Option<Buffer>,
+  pub end: bool,
+  pub destroy: bool,
 }
 
 #[napi(object)]
 pub struct FlushResult {
-    /// What JS must write (or end, or destroy) for bridged connections
-    /// (sockets Node keeps).
-    pub bridged: Option<Vec<BridgeOut>>,
-    /// Slots whose queue is all written (when asked for).
-    pub written: Option<Vec<u32>>,
-    /// Connections are left to write: flush again on a later turn.
-    pub more: bool,
+  /// What JS must write (or end, or destroy) for bridged connections
+  /// (sockets Node keeps).
+  pub bridged: Option<Vec<BridgeOut>>,
+  /// Slots whose queue is all written (when asked for).
+  pub written: Option<Vec<u32>>,
+  /// Connections are left to write: flush again on a later turn.
+  pub more: bool,
 }
 
 /// Settings of a server beyond those of its connections.
 #[napi(object)]
 pub struct ServerOptions {
-    /// Milliseconds; 0 = no native heartbeat.
-    pub heartbeat_interval: f64,
-    pub heartbeat_timeout: f64,
-    pub handshake_timeout: f64,
-    pub max_header_size: u32,
+  /// Milliseconds; 0 = no native heartbeat.
+  pub heartbeat_interval: f64,
+  pub heartbeat_timeout: f64,
+  pub handshake_timeout: f64,
+  pub max_header_size: u32,
 }
 
 #[napi(object)]
 pub struct ListenResult {
-    /// 0 on success, else the OS error number (positive).
-    pub errno: i32,
-    pub address: String,
-    pub family: String,
-    pub port: u32,
+  /// 0 on success, else the OS error number (positive).
+  pub errno: i32,
+  pub address: String,
+  pub family: String,
+  pub port: u32,
 }
 
 fn millis(ms: f64) -> Duration {
-    Duration::from_millis(if ms.is_finite() && ms > 0.0 {
-        ms as u64
-    } else {
-        0
-    })
+  Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
 }
 
 fn sent(r: Sent) -> u32 {
-    match r {
-        Sent::Queued => 0,
-        Sent::NotOpen => 1,
-        Sent::Dropped => 2,
-        Sent::Overflow => 3,
-    }
+  match r {
+    Sent::Queued => 0,
+    Sent::NotOpen => 1,
+    Sent::Dropped => 2,
+    Sent::Overflow => 3,
+  }
 }
 
 #[napi(object)]
 pub struct Stats {
-    /// This instance's connection tasks alive on the I/O thread.
-    pub tasks: u32,
-    /// Upgrade requests waiting for JS's decision.
-    pub pending: u32,
-    /// Open connections known to the JS thread.
-    pub sockets: u32,
-    /// Topics with at least one subscriber.
-    pub topics: u32,
-    /// Servers known to Rust.
-    pub native_servers: u32,
-    /// Process-unique id of this instance.
-    pub instance: u32,
-    /// Instances alive in the process.
-    pub process_instances: u32,
-    /// Connection tasks alive in the process, all instances together.
-    pub process_tasks: u32,
+  /// This instance's connection tasks alive on the I/O thread.
+  pub tasks: u32,
+  /// Upgrade requests waiting for JS's decision.
+  pub pending: u32,
+  /// Open connections known to the JS thread.
+  pub sockets: u32,
+  /// Topics with at least one subscriber.
+  pub topics: u32,
+  /// Servers known to Rust.
+  pub native_servers: u32,
+  /// Process-unique id of this instance.
+  pub instance: u32,
+  /// Instances alive in the process.
+  pub process_instances: u32,
+  /// Connection tasks alive in the process, all instances together.
+  pub process_tasks: u32,
 }
 
 #[napi(object)]
 pub struct ConnectionOptions {
-    pub max_payload: f64,
-    pub max_fragments: u32,
-    pub skip_utf8_validation: bool,
-    pub auto_pong: bool,
-    pub max_pending_auto_pongs: u32,
-    pub close_timeout: f64,
-    pub max_buffered_amount: f64,
-    pub backpressure: String,
+  pub max_payload: f64,
+  pub max_fragments: u32,
+  pub skip_utf8_validation: bool,
+  pub auto_pong: bool,
+  pub max_pending_auto_pongs: u32,
+  pub close_timeout: f64,
+  pub max_buffered_amount: f64,
+  pub backpressure: String,
 }
 
 /// Per-connection settings; `client` = the client role (masked frames out,
 /// unmasked frames in).
 fn conn_options(o: &ConnectionOptions, client: bool) -> ConnOptions {
-    let positive = |x: f64| x.is_finite() && x > 0.0;
-    ConnOptions {
-        limits: Limits {
-            max_payload: if positive(o.max_payload) {
-                o.max_payload as u64
-            } else {
-                0
-            },
-            max_fragments: o.max_fragments,
-            skip_utf8_validation: o.skip_utf8_validation,
-            expect_masked: !client,
-        },
-        auto_pong: o.auto_pong,
-        max_pending_auto_pongs: o.max_pending_auto_pongs,
-        close_timeout: millis(o.close_timeout),
-        max_buffered: if positive(o.max_buffered_amount) {
-            o.max_buffered_amount as usize
-        } else {
-            0
-        },
-        drop_when_full: o.backpressure == "drop",
-        mask: client,
-    }
+  let positive = |x: f64| x.is_finite() && x > 0.0;
+  ConnOptions {
+    limits: Limits {
+      max_payload: if positive(o.max_payload) { o.max_payload as u64 } else { 0 },
+      max_fragments: o.max_fragments,
+      skip_utf8_validation: o.skip_utf8_validation,
+      expect_masked: !client,
+    },
+    auto_pong: o.auto_pong,
+    max_pending_auto_pongs: o.max_pending_auto_pongs,
+    close_timeout: millis(o.close_timeout),
+    max_buffered: if positive(o.max_buffered_amount) { o.max_buffered_amount as usize } else { 0 },
+    drop_when_full: o.backpressure == "drop",
+    mask: client,
+  }
 }
 
 fn torn_down() -> Error {
-    Error::from_reason(
+  Error::from_reason(
     "wsrs: this instance was shut down when its environment (worker thread or test environment) exited; \
      create servers and sockets from code that is still running",
   )
@@ -211,457 +192,362 @@ fn torn_down() -> Error {
 
 #[napi]
 impl Native {
-    /// A new instance; `on_wake` is called (with no arguments) whenever
-    /// events are waiting, and then calls `drain()`.
-    #[napi(constructor)]
-    pub fn new(env: Env, on_wake: Function<(), Unknown<'static>>) -> Result<Native> {
-        // SAFETY: a constructor runs on the JS thread of `env`.
-        let js =
-            unsafe { JsThread::start(env.raw(), on_wake.raw()) }.map_err(Error::from_reason)?;
-        Ok(Native { js })
-    }
+  /// A new instance; `on_wake` is called (with no arguments) whenever
+  /// events are waiting, and then calls `drain()`.
+  #[napi(constructor)]
+  pub fn new(env: Env, on_wake: Function<(), Unknown<'static>>) -> Result<Native> {
+    // SAFETY: a constructor runs on the JS thread of `env`.
+    let js = unsafe { JsThread::start(env.raw(), on_wake.raw()) }.map_err(Error::from_reason)?;
+    Ok(Native { js })
+  }
 
-    fn live(&self) -> Result<&JsThread> {
-        if self.js.is_torn_down() {
-            return Err(torn_down());
-        }
-        Ok(&self.js)
+  fn live(&self) -> Result<&JsThread> {
+    if self.js.is_torn_down() {
+      return Err(torn_down());
     }
+    Ok(&self.js)
+  }
 
-    /// Keeps the event loop alive (true) while any server listens or socket is
-    /// open, exactly like ws's sockets do; false lets the process exit.
-    #[napi]
-    pub fn set_ref(&self, on: bool) {
-        self.js.set_ref(on);
+  /// Keeps the event loop alive (true) while any server listens or socket is
+  /// open, exactly like ws's sockets do; false lets the process exit.
+  #[napi]
+  pub fn set_ref(&self, on: bool) {
+    self.js.set_ref(on);
+  }
+
+  /// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
+  /// `undefined` when there is none.
+  #[napi(ts_return_type = "Buffer | undefined")]
+  pub fn drain(&self, env: Env) -> Result<RawValue> {
+    let js = &self.js;
+    let mut spare = js.spare.borrow_mut();
+    js.inst.bridge.take(&mut spare);
+    let mut value = ptr::null_mut();
+    if spare.is_empty() {
+      unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
+      return Ok(RawValue(value));
     }
-
-    /// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
-    /// `undefined` when there is none.
-    #[napi(ts_return_type = "Buffer | undefined")]
-    pub fn drain(&self, env: Env) -> Result<RawValue> {
-        let js = &self.js;
-        let mut spare = js.spare.borrow_mut();
-        js.inst.bridge.take(&mut spare);
-        let mut value = ptr::null_mut();
-        if spare.is_empty() {
-            unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
-            return Ok(RawValue(value));
-        }
-        let len = spare.encoded_len();
-        let mut data = ptr::null_mut();
-        let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
-        if status != sys::Status::napi_ok {
-            return Err(Error::from_reason("cannot allocate the event buffer"));
-        }
-        let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
-        spare.encode_into(out);
-        if !spare.owned.is_empty() {
-            js.owned.borrow_mut().extend(spare.owned.drain(..));
-        }
-        spare.clear();
-        Ok(RawValue(value))
+    let len = spare.encoded_len();
+    let mut data = ptr::null_mut();
+    let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
+    if status != sys::Status::napi_ok {
+      return Err(Error::from_reason("cannot allocate the event buffer"));
     }
-
-    /// The buffer of the next event flagged as owned (a large message), handed
-    /// over without a copy; when V8 frees it, its memory goes back to the pool.
-    #[napi(ts_return_type = "Buffer")]
-    pub fn take_owned(&self, env: Env) -> Result<RawValue> {
-        let mut data = self.js.owned.borrow_mut().pop_front().unwrap_or_default();
-        let len = data.len();
-        let ptr = data.as_mut_ptr();
-        let hint = Box::into_raw(Box::new(data));
-        let mut value = ptr::null_mut();
-        let status = unsafe {
-            sys::napi_create_external_buffer(
-                env.raw(),
-                len,
-                ptr.cast(),
-                Some(return_to_pool),
-                hint.cast(),
-                &mut value,
-            )
-        };
-        if status == sys::Status::napi_ok {
-            return Ok(RawValue(value));
-        }
-        // No external buffers in this runtime: copy.
-        let data = unsafe { Box::from_raw(hint) };
-        let status = unsafe {
-            sys::napi_create_buffer_copy(
-                env.raw(),
-                len,
-                data.as_ptr().cast(),
-                ptr::null_mut(),
-                &mut value,
-            )
-        };
-        pool::give(*data);
-        if status != sys::Status::napi_ok {
-            return Err(Error::from_reason("cannot create a message buffer"));
-        }
-        Ok(RawValue(value))
+    let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
+    spare.encode_into(out);
+    if !spare.owned.is_empty() {
+      js.owned.borrow_mut().extend(spare.owned.drain(..));
     }
+    spare.clear();
+    Ok(RawValue(value))
+  }
 
-    /// Writes what was sent since the last flush, one write per connection
-    /// (see `FlushList::flush` for which and in what order); with `collect`,
-    /// also which connections have everything written. `undefined` when
-    /// there is nothing to report.
-    #[napi]
-    pub fn flush(&self, collect: Option<bool>) -> Option<FlushResult> {
-        let (bridged, written, more) = self
-            .js
-            .registry
-            .borrow_mut()
-            .flush(collect.unwrap_or(false));
-        if bridged.is_empty() && written.is_empty() && !more {
-            return None;
-        }
-        let written = (!written.is_empty()).then_some(written);
-        let bridged = (!bridged.is_empty()).then(|| {
-            bridged
-                .into_iter()
-                .map(|w| BridgeOut {
-                    slot: w.slot,
-                    data: (!w.data.is_empty()).then(|| Buffer::from(w.data)),
-                    end: w.end,
-                    destroy: w.destroy,
-                })
-                .collect()
-        });
-        Some(FlushResult {
-            bridged,
-            written,
-            more,
+  /// The buffer of the next event flagged as owned (a large message), handed
+  /// over without a copy; when V8 frees it, its memory goes back to the pool.
+  #[napi(ts_return_type = "Buffer")]
+  pub fn take_owned(&self, env: Env) -> Result<RawValue> {
+    let mut data = self.js.owned.borrow_mut().pop_front().unwrap_or_default();
+    let len = data.len();
+    let ptr = data.as_mut_ptr();
+    let hint = Box::into_raw(Box::new(data));
+    let mut value = ptr::null_mut();
+    let status = unsafe {
+      sys::napi_create_external_buffer(env.raw(), len, ptr.cast(), Some(return_to_pool), hint.cast(), &mut value)
+    };
+    if status == sys::Status::napi_ok {
+      return Ok(RawValue(value));
+    }
+    // No external buffers in this runtime: copy.
+    let data = unsafe { Box::from_raw(hint) };
+    let status =
+      unsafe { sys::napi_create_buffer_copy(env.raw(), len, data.as_ptr().cast(), ptr::null_mut(), &mut value) };
+    pool::give(*data);
+    if status != sys::Status::napi_ok {
+      return Err(Error::from_reason("cannot create a message buffer"));
+    }
+    Ok(RawValue(value))
+  }
+
+  /// Writes what was sent since the last flush, one write per connection
+  /// (see `FlushList::flush` for which and in what order); with `collect`,
+  /// also which connections have everything written. `undefined` when
+  /// there is nothing to report.
+  #[napi]
+  pub fn flush(&self, collect: Option<bool>) -> Option<FlushResult> {
+    let (bridged, written, more) = self.js.registry.borrow_mut().flush(collect.unwrap_or(false));
+    if bridged.is_empty() && written.is_empty() && !more {
+      return None;
+    }
+    let written = (!written.is_empty()).then_some(written);
+    let bridged = (!bridged.is_empty()).then(|| {
+      bridged
+        .into_iter()
+        .map(|w| BridgeOut {
+          slot: w.slot,
+          data: (!w.data.is_empty()).then(|| Buffer::from(w.data)),
+          end: w.end,
+          destroy: w.destroy,
         })
-    }
+        .collect()
+    });
+    Some(FlushResult { bridged, written, more })
+  }
 
-    /// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
-    /// Duplex) and moves the bytes; Rust keeps the protocol. False if the
-    /// server is gone.
-    #[napi]
-    pub fn bridge_open(&self, server_id: u32, slot: u32) -> Result<bool> {
-        let js = self.live()?;
-        let Some(opts) = Server::conn_options(&js.inst, server_id) else {
-            return Ok(false);
-        };
-        let conn = Conn::new_bridged(&js.inst, opts, slot);
-        js.registry.borrow_mut().insert(slot, server_id, conn);
-        Ok(true)
-    }
+  /// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
+  /// Duplex) and moves the bytes; Rust keeps the protocol. False if the
+  /// server is gone.
+  #[napi]
+  pub fn bridge_open(&self, server_id: u32, slot: u32) -> Result<bool> {
+    let js = self.live()?;
+    let Some(opts) = Server::conn_options(&js.inst, server_id) else {
+      return Ok(false);
+    };
+    let conn = Conn::new_bridged(&js.inst, opts, slot);
+    js.registry.borrow_mut().insert(slot, server_id, conn);
+    Ok(true)
+  }
 
-    /// Bytes read from a bridged connection's socket.
-    #[napi]
-    pub fn bridge_feed(&self, slot: u32, data: BufferSlice) -> bool {
-        let mut bytes = data.to_vec();
-        self.js.registry.borrow_mut().feed(slot, &mut bytes)
-    }
+  /// Bytes read from a bridged connection's socket.
+  #[napi]
+  pub fn bridge_feed(&self, slot: u32, data: BufferSlice) -> bool {
+    let mut bytes = data.to_vec();
+    self.js.registry.borrow_mut().feed(slot, &mut bytes)
+  }
 
-    /// Registers a WebSocketServer's settings under `server_id`: those of its
-    /// connections and its own.
-    #[napi]
-    pub fn create_server(
-        &self,
-        server_id: u32,
-        conn: ConnectionOptions,
-        o: ServerOptions,
-    ) -> Result<()> {
-        let js = self.live()?;
-        Server::create(
-            &js.inst,
-            server_id,
-            ServerConfig {
-                conn: conn_options(&conn, false),
-                heartbeat: (o.heartbeat_interval > 0.0)
-                    .then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
-                handshake_timeout: millis(o.handshake_timeout),
-                max_header_size: o.max_header_size as usize,
-            },
-        );
-        Ok(())
-    }
+  /// Registers a WebSocketServer's settings under `server_id`: those of its
+  /// connections and its own.
+  #[napi]
+  pub fn create_server(&self, server_id: u32, conn: ConnectionOptions, o: ServerOptions) -> Result<()> {
+    let js = self.live()?;
+    Server::create(
+      &js.inst,
+      server_id,
+      ServerConfig {
+        conn: conn_options(&conn, false),
+        heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
+        handshake_timeout: millis(o.handshake_timeout),
+        max_header_size: o.max_header_size as usize,
+      },
+    );
+    Ok(())
+  }
 
-    /// Binds a listening socket for a created server, like `net.Server#listen`
-    /// (`reuse_port`: Node's `reusePort`).
-    #[napi]
-    pub fn listen(
-        &self,
-        server_id: u32,
-        host: Option<String>,
-        port: u32,
-        backlog: i32,
-        reuse_port: Option<bool>,
-    ) -> Result<ListenResult> {
-        let js = self.live()?;
-        let o = ListenOptions {
-            host,
-            port: port as u16,
-            backlog,
-            reuse_port: reuse_port.unwrap_or(false),
-        };
-        Ok(match Server::listen(&js.inst, server_id, &o) {
-            Ok(addr) => ListenResult {
-                errno: 0,
-                address: addr.ip().to_string(),
-                family: if addr.is_ipv4() {
-                    "IPv4".into()
-                } else {
-                    "IPv6".into()
-                },
-                port: addr.port() as u32,
-            },
-            Err(e) => ListenResult {
-                errno: e.raw_os_error().unwrap_or(libc::EINVAL),
-                address: String::new(),
-                family: String::new(),
-                port: 0,
-            },
-        })
-    }
+  /// Binds a listening socket for a created server, like `net.Server#listen`
+  /// (`reuse_port`: Node's `reusePort`).
+  #[napi]
+  pub fn listen(
+    &self,
+    server_id: u32,
+    host: Option<String>,
+    port: u32,
+    backlog: i32,
+    reuse_port: Option<bool>,
+  ) -> Result<ListenResult> {
+    let js = self.live()?;
+    let o = ListenOptions { host, port: port as u16, backlog, reuse_port: reuse_port.unwrap_or(false) };
+    Ok(match Server::listen(&js.inst, server_id, &o) {
+      Ok(addr) => ListenResult {
+        errno: 0,
+        address: addr.ip().to_string(),
+        family: if addr.is_ipv4() { "IPv4".into() } else { "IPv6".into() },
+        port: addr.port() as u32,
+      },
+      Err(e) => ListenResult {
+        errno: e.raw_os_error().unwrap_or(libc::EINVAL),
+        address: String::new(),
+        family: String::new(),
+        port: 0,
+      },
+    })
+  }
 
-    /// Stops accepting; open connections stay open.
-    #[napi]
-    pub fn server_close(&self, server_id: u32) {
-        Server::close(&self.js.inst, server_id);
-    }
+  /// Stops accepting; open connections stay open.
+  #[napi]
+  pub fn server_close(&self, server_id: u32) {
+    Server::close(&self.js.inst, server_id);
+  }
 
-    /// Forgets the server (after its 'close').
-    #[napi]
-    pub fn server_remove(&self, server_id: u32) {
-        Server::remove(&self.js.inst, server_id);
-    }
+  /// Forgets the server (after its 'close').
+  #[napi]
+  pub fn server_remove(&self, server_id: u32) {
+    Server::remove(&self.js.inst, server_id);
+  }
 
-    /// Completes an upgrade: `head` (the 101 response) is written before
-    /// anything sent on `slot`. False if the peer is already gone.
-    #[napi]
-    pub fn accept(&self, request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> bool {
-        let js = &self.js;
-        let mut reg = js.registry.borrow_mut();
-        let Some((conn, leftover)) =
-            Conn::accept(&js.inst, request_id, slot, &head, reg.flush_list())
-        else {
-            return false;
-        };
-        Server::accepted(&js.inst, server_id, &conn);
-        reg.insert_native(slot, server_id, conn, leftover);
-        true
-    }
+  /// Completes an upgrade: `head` (the 101 response) is written before
+  /// anything sent on `slot`. False if the peer is already gone.
+  #[napi]
+  pub fn accept(&self, request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> bool {
+    let js = &self.js;
+    let mut reg = js.registry.borrow_mut();
+    let Some((conn, leftover)) = Conn::accept(&js.inst, request_id, slot, &head, reg.flush_list()) else {
+      return false;
+    };
+    Server::accepted(&js.inst, server_id, &conn);
+    reg.insert_native(slot, server_id, conn, leftover);
+    true
+  }
 
-    /// Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
-    /// `head` (the 101 response) is written first and `preread` is parsed as
-    /// if just read.
-    #[napi]
-    pub fn adopt(
-        &self,
-        server_id: u32,
-        fd: i32,
-        slot: u32,
-        head: BufferSlice,
-        preread: BufferSlice,
-    ) -> Result<()> {
-        let js = self.live()?;
-        let mut reg = js.registry.borrow_mut();
-        let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
-            .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-        reg.insert_native(slot, server_id, conn, preread.to_vec());
-        Ok(())
-    }
+  /// Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
+  /// `head` (the 101 response) is written first and `preread` is parsed as
+  /// if just read.
+  #[napi]
+  pub fn adopt(&self, server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<()> {
+    let js = self.live()?;
+    let mut reg = js.registry.borrow_mut();
+    let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
+      .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+    reg.insert_native(slot, server_id, conn, preread.to_vec());
+    Ok(())
+  }
 
-    /// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
-    #[napi]
-    pub fn reject(&self, request_id: u32, answer: Option<BufferSlice>) {
-        Conn::reject(&self.js.inst, request_id, answer.as_deref());
-    }
+  /// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
+  #[napi]
+  pub fn reject(&self, request_id: u32, answer: Option<BufferSlice>) {
+    Conn::reject(&self.js.inst, request_id, answer.as_deref());
+  }
 
-    /// Forgets a closed connection's slot (after its CLOSED event), with its
-    /// topic subscriptions.
-    #[napi]
-    pub fn release(&self, slot: u32) {
-        self.js.registry.borrow_mut().remove(slot);
-    }
+  /// Forgets a closed connection's slot (after its CLOSED event), with its
+  /// topic subscriptions.
+  #[napi]
+  pub fn release(&self, slot: u32) {
+    self.js.registry.borrow_mut().remove(slot);
+  }
 
-    #[napi]
-    pub fn subscribe(&self, slot: u32, topic: String) -> bool {
-        self.js.registry.borrow_mut().subscribe(slot, &topic)
-    }
+  #[napi]
+  pub fn subscribe(&self, slot: u32, topic: String) -> bool {
+    self.js.registry.borrow_mut().subscribe(slot, &topic)
+  }
 
-    #[napi]
-    pub fn unsubscribe(&self, slot: u32, topic: String) -> bool {
-        self.js.registry.borrow_mut().unsubscribe(slot, &topic)
-    }
+  #[napi]
+  pub fn unsubscribe(&self, slot: u32, topic: String) -> bool {
+    self.js.registry.borrow_mut().unsubscribe(slot, &topic)
+  }
 
-    #[napi]
-    pub fn is_subscribed(&self, slot: u32, topic: String) -> bool {
-        self.js.registry.borrow().is_subscribed(slot, &topic)
-    }
+  #[napi]
+  pub fn is_subscribed(&self, slot: u32, topic: String) -> bool {
+    self.js.registry.borrow().is_subscribed(slot, &topic)
+  }
 
-    #[napi]
-    pub fn topics(&self, slot: u32) -> Vec<String> {
-        self.js.registry.borrow().topics_of(slot)
-    }
+  #[napi]
+  pub fn topics(&self, slot: u32) -> Vec<String> {
+    self.js.registry.borrow().topics_of(slot)
+  }
 
-    /// Frames the message once and queues it to every subscriber of `topic`
-    /// (but `except`, a slot, or -1). Returns the number of recipients.
-    #[napi]
-    pub fn publish(
-        &self,
-        topic: String,
-        data: Either<String, BufferSlice>,
-        opcode: u32,
-        except: i32,
-    ) -> u32 {
-        let except = (except >= 0).then_some(except as u32);
-        let mut r = self.js.registry.borrow_mut();
-        match &data {
-            Either::A(s) => r.publish(&topic, opcode as u8, s.as_bytes(), except),
-            Either::B(b) => r.publish(&topic, opcode as u8, b, except),
-        }
+  /// Frames the message once and queues it to every subscriber of `topic`
+  /// (but `except`, a slot, or -1). Returns the number of recipients.
+  #[napi]
+  pub fn publish(&self, topic: String, data: Either<String, BufferSlice>, opcode: u32, except: i32) -> u32 {
+    let except = (except >= 0).then_some(except as u32);
+    let mut r = self.js.registry.borrow_mut();
+    match &data {
+      Either::A(s) => r.publish(&topic, opcode as u8, s.as_bytes(), except),
+      Either::B(b) => r.publish(&topic, opcode as u8, b, except),
     }
+  }
 
-    /// Like `publish`, to every open connection of a server.
-    #[napi]
-    pub fn broadcast(
-        &self,
-        server_id: u32,
-        data: Either<String, BufferSlice>,
-        opcode: u32,
-        except: i32,
-    ) -> u32 {
-        let except = (except >= 0).then_some(except as u32);
-        let mut r = self.js.registry.borrow_mut();
-        match &data {
-            Either::A(s) => r.broadcast(server_id, opcode as u8, s.as_bytes(), except),
-            Either::B(b) => r.broadcast(server_id, opcode as u8, b, except),
-        }
+  /// Like `publish`, to every open connection of a server.
+  #[napi]
+  pub fn broadcast(&self, server_id: u32, data: Either<String, BufferSlice>, opcode: u32, except: i32) -> u32 {
+    let except = (except >= 0).then_some(except as u32);
+    let mut r = self.js.registry.borrow_mut();
+    match &data {
+      Either::A(s) => r.broadcast(server_id, opcode as u8, s.as_bytes(), except),
+      Either::B(b) => r.broadcast(server_id, opcode as u8, b, except),
     }
+  }
 
-    /// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
-    /// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
-    #[napi]
-    pub fn send_buffer(&self, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> u32 {
-        self.js
-            .registry
-            .borrow_mut()
-            .with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, &data, l)))
-    }
+  /// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
+  /// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
+  #[napi]
+  pub fn send_buffer(&self, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> u32 {
+    self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, &data, l)))
+  }
 
-    /// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
-    #[napi]
-    pub fn send_string(&self, slot: u32, data: String, opcode: u32, fin: bool) -> u32 {
-        self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| {
-            sent(c.send(opcode as u8, fin, data.as_bytes(), l))
-        })
-    }
+  /// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
+  #[napi]
+  pub fn send_string(&self, slot: u32, data: String, opcode: u32, fin: bool) -> u32 {
+    self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, data.as_bytes(), l)))
+  }
 
-    /// Queues bytes that are already a frame (ws's `Sender.frame()` output);
-    /// returns as `sendBuffer`.
-    #[napi]
-    pub fn send_raw(&self, slot: u32, frame: BufferSlice) -> u32 {
-        self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| {
-            if c.send_framed(&frame, l) {
-                0
-            } else {
-                1
-            }
-        })
-    }
+  /// Queues bytes that are already a frame (ws's `Sender.frame()` output);
+  /// returns as `sendBuffer`.
+  #[napi]
+  pub fn send_raw(&self, slot: u32, frame: BufferSlice) -> u32 {
+    self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| if c.send_framed(&frame, l) { 0 } else { 1 })
+  }
 
-    /// Sends a close frame (`code` undefined = no body). With `end`, or in
-    /// answer to the peer's close frame, the connection ends once it is written.
-    #[napi]
-    pub fn close(
-        &self,
-        slot: u32,
-        code: Option<u32>,
-        reason: Option<BufferSlice>,
-        end: Option<bool>,
-    ) {
-        let reason = reason.as_deref().unwrap_or(&[]);
-        self.js.registry.borrow_mut().with_conn(slot, (), |c, l| {
-            c.close(code.map(|c| c as u16), reason, end.unwrap_or(false), l)
-        })
-    }
+  /// Sends a close frame (`code` undefined = no body). With `end`, or in
+  /// answer to the peer's close frame, the connection ends once it is written.
+  #[napi]
+  pub fn close(&self, slot: u32, code: Option<u32>, reason: Option<BufferSlice>, end: Option<bool>) {
+    let reason = reason.as_deref().unwrap_or(&[]);
+    self
+      .js
+      .registry
+      .borrow_mut()
+      .with_conn(slot, (), |c, l| c.close(code.map(|c| c as u16), reason, end.unwrap_or(false), l))
+  }
 
-    #[napi]
-    pub fn terminate(&self, slot: u32) {
-        self.js
-            .registry
-            .borrow_mut()
-            .with_conn(slot, (), |c, _| c.terminate())
-    }
+  #[napi]
+  pub fn terminate(&self, slot: u32) {
+    self.js.registry.borrow_mut().with_conn(slot, (), |c, _| c.terminate())
+  }
 
-    #[napi]
-    pub fn pause(&self, slot: u32) {
-        self.js.registry.borrow_mut().set_paused(slot, true)
-    }
+  #[napi]
+  pub fn pause(&self, slot: u32) {
+    self.js.registry.borrow_mut().set_paused(slot, true)
+  }
 
-    #[napi]
-    pub fn resume(&self, slot: u32) {
-        self.js.registry.borrow_mut().set_paused(slot, false)
-    }
+  #[napi]
+  pub fn resume(&self, slot: u32) {
+    self.js.registry.borrow_mut().set_paused(slot, false)
+  }
 
-    /// Bytes queued but not yet written to the socket.
-    #[napi]
-    pub fn buffered(&self, slot: u32) -> u32 {
-        self.js
-            .registry
-            .borrow()
-            .get(slot)
-            .map_or(0, |c| c.buffered_amount().min(u32::MAX as usize) as u32)
-    }
+  /// Bytes queued but not yet written to the socket.
+  #[napi]
+  pub fn buffered(&self, slot: u32) -> u32 {
+    self.js.registry.borrow().get(slot).map_or(0, |c| c.buffered_amount().min(u32::MAX as usize) as u32)
+  }
 
-    /// Counters for leak checks (tests, monitoring): this instance's, and
-    /// the process's.
-    #[napi]
-    pub fn stats(&self) -> Stats {
-        let js = &self.js;
-        let (tasks, pending) = js.inst.counts();
-        let (sockets, topics) = js.registry.borrow().counts();
-        let (instances, all_tasks) = crate::instance::process_counts();
-        Stats {
-            tasks: tasks as u32,
-            pending: pending as u32,
-            sockets: sockets as u32,
-            topics: topics as u32,
-            native_servers: js.inst.servers.lock().unwrap().len() as u32,
-            instance: js.inst.id,
-            process_instances: instances as u32,
-            process_tasks: all_tasks as u32,
-        }
+  /// Counters for leak checks (tests, monitoring): this instance's, and
+  /// the process's.
+  #[napi]
+  pub fn stats(&self) -> Stats {
+    let js = &self.js;
+    let (tasks, pending) = js.inst.counts();
+    let (sockets, topics) = js.registry.borrow().counts();
+    let (instances, all_tasks) = crate::instance::process_counts();
+    Stats {
+      tasks: tasks as u32,
+      pending: pending as u32,
+      sockets: sockets as u32,
+      topics: topics as u32,
+      native_servers: js.inst.servers.lock().unwrap().len() as u32,
+      instance: js.inst.id,
+      process_instances: instances as u32,
+      process_tasks: all_tasks as u32,
     }
+  }
 
-    /// A client connection whose handshake Node completed on a plain TCP
-    /// socket: Rust takes it over (as `adopt`), in the client role (masked
-    /// frames).
-    #[napi]
-    pub fn client_adopt(
-        &self,
-        fd: i32,
-        slot: u32,
-        preread: BufferSlice,
-        o: ConnectionOptions,
-    ) -> Result<()> {
-        let js = self.live()?;
-        let mut reg = js.registry.borrow_mut();
-        let conn = crate::connection::adopt(
-            &js.inst,
-            conn_options(&o, true),
-            fd,
-            slot,
-            &[],
-            reg.flush_list(),
-            |_| {},
-        )
-        .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-        reg.insert_native(slot, 0, conn, preread.to_vec());
-        Ok(())
-    }
+  /// A client connection whose handshake Node completed on a plain TCP
+  /// socket: Rust takes it over (as `adopt`), in the client role (masked
+  /// frames).
+  #[napi]
+  pub fn client_adopt(&self, fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptions) -> Result<()> {
+    let js = self.live()?;
+    let mut reg = js.registry.borrow_mut();
+    let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
+      .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+    reg.insert_native(slot, 0, conn, preread.to_vec());
+    Ok(())
+  }
 
-    /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
-    #[napi]
-    pub fn client_bridge_open(&self, slot: u32, o: ConnectionOptions) -> Result<bool> {
-        let js = self.live()?;
-        let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
-        js.registry.borrow_mut().insert(slot, 0, conn);
-        Ok(true)
-    }
+  /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
+  #[napi]
+  pub fn client_bridge_open(&self, slot: u32, o: ConnectionOptions) -> Result<bool> {
+    let js = self.live()?;
+    let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
+    js.registry.borrow_mut().insert(slot, 0, conn);
+    Ok(true)
+  }
 }

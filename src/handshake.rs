@@ -13,20 +13,20 @@ use tokio::net::TcpStream;
 /// A parsed request head.
 #[derive(Debug, PartialEq)]
 pub struct Request {
-    pub method: String,
-    pub url: String,
-    /// Minor version of HTTP/1.x.
-    pub minor: u8,
-    /// Header names and values as sent; values decoded as latin1 like Node.
-    pub headers: Vec<(String, String)>,
+  pub method: String,
+  pub url: String,
+  /// Minor version of HTTP/1.x.
+  pub minor: u8,
+  /// Header names and values as sent; values decoded as latin1 like Node.
+  pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, PartialEq)]
 pub enum ParseError {
-    /// Not a valid HTTP/1.x request head: 400.
-    Invalid,
-    /// Head larger than the limit: 431.
-    TooLarge,
+  /// Not a valid HTTP/1.x request head: 400.
+  Invalid,
+  /// Head larger than the limit: 431.
+  TooLarge,
 }
 
 const MAX_HEADERS: usize = 256;
@@ -34,188 +34,165 @@ const MAX_HEADERS: usize = 256;
 /// Parses a request head. `Ok(None)` means more bytes are needed;
 /// `Ok(Some((req, n)))` means the head took `n` bytes of `buf`.
 pub fn parse(buf: &[u8], max_size: usize) -> Result<Option<(Request, usize)>, ParseError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => {
-            if n > max_size {
-                return Err(ParseError::TooLarge);
-            }
-            let latin1 = |b: &[u8]| b.iter().map(|&c| c as char).collect::<String>();
-            let request = Request {
-                method: req.method.unwrap_or("").to_string(),
-                url: req.path.unwrap_or("").to_string(),
-                minor: req.version.unwrap_or(1),
-                headers: req
-                    .headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), latin1(h.value)))
-                    .collect(),
-            };
-            Ok(Some((request, n)))
-        }
-        Ok(httparse::Status::Partial) => {
-            if buf.len() > max_size {
-                Err(ParseError::TooLarge)
-            } else {
-                Ok(None)
-            }
-        }
-        Err(httparse::Error::TooManyHeaders) => Err(ParseError::TooLarge),
-        Err(_) => Err(ParseError::Invalid),
+  let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+  let mut req = httparse::Request::new(&mut headers);
+  match req.parse(buf) {
+    Ok(httparse::Status::Complete(n)) => {
+      if n > max_size {
+        return Err(ParseError::TooLarge);
+      }
+      let latin1 = |b: &[u8]| b.iter().map(|&c| c as char).collect::<String>();
+      let request = Request {
+        method: req.method.unwrap_or("").to_string(),
+        url: req.path.unwrap_or("").to_string(),
+        minor: req.version.unwrap_or(1),
+        headers: req.headers.iter().map(|h| (h.name.to_string(), latin1(h.value))).collect(),
+      };
+      Ok(Some((request, n)))
     }
+    Ok(httparse::Status::Partial) => {
+      if buf.len() > max_size {
+        Err(ParseError::TooLarge)
+      } else {
+        Ok(None)
+      }
+    }
+    Err(httparse::Error::TooManyHeaders) => Err(ParseError::TooLarge),
+    Err(_) => Err(ParseError::Invalid),
+  }
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+  pub fn header(&self, name: &str) -> Option<&str> {
+    self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+  }
 
-    /// Node's test for an upgrade: an `Upgrade` header and `upgrade` among the
-    /// `Connection` tokens. Anything else is a plain request (426 from ws).
-    pub fn is_upgrade(&self) -> bool {
-        self.header("upgrade").is_some()
-            && self
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-                .any(|(_, v)| {
-                    v.split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-                })
-    }
+  /// Node's test for an upgrade: an `Upgrade` header and `upgrade` among the
+  /// `Connection` tokens. Anything else is a plain request (426 from ws).
+  pub fn is_upgrade(&self) -> bool {
+    self.header("upgrade").is_some()
+      && self
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .any(|(_, v)| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+  }
 
-    /// The description of this request that JS turns into an `http.IncomingMessage`.
-    pub fn to_json(&self, peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(self.headers.len() * 2);
-        for (n, v) in &self.headers {
-            raw.push(n.as_str());
-            raw.push(v.as_str());
-        }
-        let family = |a: &SocketAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
-        serde_json::to_vec(&serde_json::json!({
-          "method": self.method,
-          "url": self.url,
-          "httpVersion": format!("1.{}", self.minor),
-          "rawHeaders": raw,
-          "remoteAddress": peer.ip().to_string(),
-          "remotePort": peer.port(),
-          "remoteFamily": family(&peer),
-          "localAddress": local.ip().to_string(),
-          "localPort": local.port(),
-        }))
-        .unwrap()
+  /// The description of this request that JS turns into an `http.IncomingMessage`.
+  pub fn to_json(&self, peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(self.headers.len() * 2);
+    for (n, v) in &self.headers {
+      raw.push(n.as_str());
+      raw.push(v.as_str());
     }
+    let family = |a: &SocketAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
+    serde_json::to_vec(&serde_json::json!({
+      "method": self.method,
+      "url": self.url,
+      "httpVersion": format!("1.{}", self.minor),
+      "rawHeaders": raw,
+      "remoteAddress": peer.ip().to_string(),
+      "remotePort": peer.port(),
+      "remoteFamily": family(&peer),
+      "localAddress": local.ip().to_string(),
+      "localPort": local.port(),
+    }))
+    .unwrap()
+  }
 }
 
 /// The body ws's internal HTTP server sends to a plain (non-upgrade) request.
 pub fn response_426() -> Vec<u8> {
-    b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 16\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nUpgrade Required"
+  b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 16\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nUpgrade Required"
     .to_vec()
 }
 
 /// What Node's HTTP server answers to bytes it cannot parse.
 pub fn response_400() -> Vec<u8> {
-    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n".to_vec()
+  b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n".to_vec()
 }
 
 pub fn response_431() -> Vec<u8> {
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n".to_vec()
+  b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n".to_vec()
 }
 
 pub enum ReadOutcome {
-    /// A request head, plus any bytes that came after it.
-    Request(Request, Vec<u8>),
-    /// Answer this and close.
-    Reject(Vec<u8>),
-    /// The peer went away or was too slow: just close.
-    Drop,
+  /// A request head, plus any bytes that came after it.
+  Request(Request, Vec<u8>),
+  /// Answer this and close.
+  Reject(Vec<u8>),
+  /// The peer went away or was too slow: just close.
+  Drop,
 }
 
 /// Reads a request head from a fresh connection within `timeout`.
-pub async fn read_request(
-    stream: &mut TcpStream,
-    max_size: usize,
-    timeout: Duration,
-) -> ReadOutcome {
-    let read = async {
-        let mut buf = Vec::with_capacity(1024);
-        loop {
-            if buf.capacity() - buf.len() < 512 {
-                buf.reserve(1024);
-            }
-            match stream.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return ReadOutcome::Drop,
-                Ok(_) => {}
-            }
-            match parse(&buf, max_size) {
-                Ok(Some((req, used))) => return ReadOutcome::Request(req, buf.split_off(used)),
-                Ok(None) => continue,
-                Err(ParseError::Invalid) => return ReadOutcome::Reject(response_400()),
-                Err(ParseError::TooLarge) => return ReadOutcome::Reject(response_431()),
-            }
-        }
-    };
-    tokio::time::timeout(timeout, read)
-        .await
-        .unwrap_or(ReadOutcome::Drop)
+pub async fn read_request(stream: &mut TcpStream, max_size: usize, timeout: Duration) -> ReadOutcome {
+  let read = async {
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+      if buf.capacity() - buf.len() < 512 {
+        buf.reserve(1024);
+      }
+      match stream.read_buf(&mut buf).await {
+        Ok(0) | Err(_) => return ReadOutcome::Drop,
+        Ok(_) => {}
+      }
+      match parse(&buf, max_size) {
+        Ok(Some((req, used))) => return ReadOutcome::Request(req, buf.split_off(used)),
+        Ok(None) => continue,
+        Err(ParseError::Invalid) => return ReadOutcome::Reject(response_400()),
+        Err(ParseError::TooLarge) => return ReadOutcome::Reject(response_431()),
+      }
+    }
+  };
+  tokio::time::timeout(timeout, read).await.unwrap_or(ReadOutcome::Drop)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+  use super::*;
 
-    const UPGRADE: &[u8] = b"GET /chat?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nrest";
+  const UPGRADE: &[u8] = b"GET /chat?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nrest";
 
-    #[test]
-    fn parses_an_upgrade_and_keeps_what_follows() {
-        let (req, n) = parse(UPGRADE, 16384).unwrap().unwrap();
-        assert_eq!(&UPGRADE[n..], b"rest");
-        assert_eq!(req.method, "GET");
-        assert_eq!(req.url, "/chat?x=1");
-        assert_eq!(req.minor, 1);
-        assert!(req.is_upgrade());
-        assert_eq!(req.header("sec-websocket-version"), Some("13"));
-    }
+  #[test]
+  fn parses_an_upgrade_and_keeps_what_follows() {
+    let (req, n) = parse(UPGRADE, 16384).unwrap().unwrap();
+    assert_eq!(&UPGRADE[n..], b"rest");
+    assert_eq!(req.method, "GET");
+    assert_eq!(req.url, "/chat?x=1");
+    assert_eq!(req.minor, 1);
+    assert!(req.is_upgrade());
+    assert_eq!(req.header("sec-websocket-version"), Some("13"));
+  }
 
-    #[test]
-    fn partial_invalid_and_too_large() {
-        assert_eq!(parse(&UPGRADE[..20], 16384), Ok(None));
-        assert_eq!(
-            parse(b"\x16\x03\x01garbage\r\n\r\n", 16384).unwrap_err(),
-            ParseError::Invalid
-        );
-        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        big.extend(vec![b'a'; 20000]);
-        assert_eq!(parse(&big, 16384).unwrap_err(), ParseError::TooLarge);
-        big.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(parse(&big, 16384).unwrap_err(), ParseError::TooLarge);
-    }
+  #[test]
+  fn partial_invalid_and_too_large() {
+    assert_eq!(parse(&UPGRADE[..20], 16384), Ok(None));
+    assert_eq!(parse(b"\x16\x03\x01garbage\r\n\r\n", 16384).unwrap_err(), ParseError::Invalid);
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend(vec![b'a'; 20000]);
+    assert_eq!(parse(&big, 16384).unwrap_err(), ParseError::TooLarge);
+    big.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(parse(&big, 16384).unwrap_err(), ParseError::TooLarge);
+  }
 
-    #[test]
-    fn plain_requests_are_not_upgrades() {
-        let (req, _) = parse(b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", 16384)
-            .unwrap()
-            .unwrap();
-        assert!(!req.is_upgrade());
-        let (req, _) = parse(b"GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n", 16384)
-            .unwrap()
-            .unwrap();
-        assert!(!req.is_upgrade());
-    }
+  #[test]
+  fn plain_requests_are_not_upgrades() {
+    let (req, _) = parse(b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", 16384).unwrap().unwrap();
+    assert!(!req.is_upgrade());
+    let (req, _) = parse(b"GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n", 16384).unwrap().unwrap();
+    assert!(!req.is_upgrade());
+  }
 
-    #[test]
-    fn json_description() {
-        let (req, _) = parse(UPGRADE, 16384).unwrap().unwrap();
-        let peer: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
-        let local: SocketAddr = "[::ffff:127.0.0.1]:8080".parse().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&req.to_json(peer, local)).unwrap();
-        assert_eq!(v["remoteAddress"], "::ffff:127.0.0.1");
-        assert_eq!(v["remoteFamily"], "IPv6");
-        assert_eq!(v["rawHeaders"][0], "Host");
-        assert_eq!(v["httpVersion"], "1.1");
-    }
+  #[test]
+  fn json_description() {
+    let (req, _) = parse(UPGRADE, 16384).unwrap().unwrap();
+    let peer: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+    let local: SocketAddr = "[::ffff:127.0.0.1]:8080".parse().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&req.to_json(peer, local)).unwrap();
+    assert_eq!(v["remoteAddress"], "::ffff:127.0.0.1");
+    assert_eq!(v["remoteFamily"], "IPv6");
+    assert_eq!(v["rawHeaders"][0], "Host");
+    assert_eq!(v["httpVersion"], "1.1");
+  }
 }

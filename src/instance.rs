@@ -23,20 +23,20 @@ use crate::server::Server;
 pub type Pending = (Arc<Conn>, Vec<u8>);
 
 pub struct Instance {
-    /// Process-unique (for diagnostics).
-    pub id: u32,
-    /// Events for this instance's JS thread.
-    pub bridge: Bridge,
-    /// The epoll set its JS thread reads open connections from.
-    pub poller: Poller,
-    /// Servers by the id JS gave them.
-    pub servers: Mutex<HashMap<u32, Arc<Server>>>,
-    /// Connections whose upgrade awaits JS's decision, by request id.
-    pub pending: Mutex<HashMap<u32, Pending>>,
-    /// Connection tasks alive on the I/O thread.
-    tasks: AtomicUsize,
-    /// The environment is gone (or going): nothing new may start.
-    closed: AtomicBool,
+  /// Process-unique (for diagnostics).
+  pub id: u32,
+  /// Events for this instance's JS thread.
+  pub bridge: Bridge,
+  /// The epoll set its JS thread reads open connections from.
+  pub poller: Poller,
+  /// Servers by the id JS gave them.
+  pub servers: Mutex<HashMap<u32, Arc<Server>>>,
+  /// Connections whose upgrade awaits JS's decision, by request id.
+  pub pending: Mutex<HashMap<u32, Pending>>,
+  /// Connection tasks alive on the I/O thread.
+  tasks: AtomicUsize,
+  /// The environment is gone (or going): nothing new may start.
+  closed: AtomicBool,
 }
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -47,89 +47,71 @@ static TASKS: AtomicUsize = AtomicUsize::new(0);
 
 /// Process-wide counters, for leak checks: (instances alive, connection tasks alive).
 pub fn process_counts() -> (usize, usize) {
-    (
-        INSTANCES.load(Ordering::Relaxed),
-        TASKS.load(Ordering::Relaxed),
-    )
+  (INSTANCES.load(Ordering::Relaxed), TASKS.load(Ordering::Relaxed))
 }
 
 impl Instance {
-    pub fn new(poller: Poller) -> Arc<Instance> {
-        INSTANCES.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Instance {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            bridge: Bridge::new(),
-            poller,
-            servers: Mutex::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
-            tasks: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
-        })
-    }
+  pub fn new(poller: Poller) -> Arc<Instance> {
+    INSTANCES.fetch_add(1, Ordering::Relaxed);
+    Arc::new(Instance {
+      id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+      bridge: Bridge::new(),
+      poller,
+      servers: Mutex::new(HashMap::new()),
+      pending: Mutex::new(HashMap::new()),
+      tasks: AtomicUsize::new(0),
+      closed: AtomicBool::new(false),
+    })
+  }
 
-    /// An instance with no reactor (for tests that need no JS thread).
-    pub fn detached() -> Arc<Instance> {
-        Instance::new(Poller::none())
-    }
+  /// An instance with no reactor (for tests that need no JS thread).
+  pub fn detached() -> Arc<Instance> {
+    Instance::new(Poller::none())
+  }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
+  pub fn is_closed(&self) -> bool {
+    self.closed.load(Ordering::Acquire)
+  }
 
-    /// (connection tasks alive, upgrades awaiting JS's decision)
-    pub fn counts(&self) -> (usize, usize) {
-        (
-            self.tasks.load(Ordering::Relaxed),
-            self.pending.lock().unwrap().len(),
-        )
-    }
+  /// (connection tasks alive, upgrades awaiting JS's decision)
+  pub fn counts(&self) -> (usize, usize) {
+    (self.tasks.load(Ordering::Relaxed), self.pending.lock().unwrap().len())
+  }
 
-    /// Counts a connection task for as long as the returned guard lives.
-    pub fn task(self: &Arc<Self>) -> LiveTask {
-        self.tasks.fetch_add(1, Ordering::Relaxed);
-        TASKS.fetch_add(1, Ordering::Relaxed);
-        LiveTask(self.clone())
-    }
+  /// Counts a connection task for as long as the returned guard lives.
+  pub fn task(self: &Arc<Self>) -> LiveTask {
+    self.tasks.fetch_add(1, Ordering::Relaxed);
+    TASKS.fetch_add(1, Ordering::Relaxed);
+    LiveTask(self.clone())
+  }
 
-    pub fn server(&self, id: u32) -> Option<Arc<Server>> {
-        self.servers.lock().unwrap().get(&id).cloned()
-    }
+  pub fn server(&self, id: u32) -> Option<Arc<Server>> {
+    self.servers.lock().unwrap().get(&id).cloned()
+  }
 
-    /// The environment is going away (JS thread): stops every server and
-    /// ends every connection still waiting for JS's decision. What remains
-    /// (open connections) is the JS thread's to end; then the reactor stops
-    /// and the epoll set closes. Events from now on are dropped.
-    pub fn shut_down(&self) -> Option<Box<dyn crate::bridge::Waker>> {
-        self.closed.store(true, Ordering::Release);
-        let waker = self.bridge.close();
-        let servers: Vec<Arc<Server>> = self
-            .servers
-            .lock()
-            .unwrap()
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
-        for s in servers {
-            s.shut_down();
-        }
-        let pending: Vec<Pending> = self
-            .pending
-            .lock()
-            .unwrap()
-            .drain()
-            .map(|(_, p)| p)
-            .collect();
-        for (conn, _) in pending {
-            conn.terminate();
-        }
-        waker
+  /// The environment is going away (JS thread): stops every server and
+  /// ends every connection still waiting for JS's decision. What remains
+  /// (open connections) is the JS thread's to end; then the reactor stops
+  /// and the epoll set closes. Events from now on are dropped.
+  pub fn shut_down(&self) -> Option<Box<dyn crate::bridge::Waker>> {
+    self.closed.store(true, Ordering::Release);
+    let waker = self.bridge.close();
+    let servers: Vec<Arc<Server>> = self.servers.lock().unwrap().drain().map(|(_, s)| s).collect();
+    for s in servers {
+      s.shut_down();
     }
+    let pending: Vec<Pending> = self.pending.lock().unwrap().drain().map(|(_, p)| p).collect();
+    for (conn, _) in pending {
+      conn.terminate();
+    }
+    waker
+  }
 }
 
 impl Drop for Instance {
-    fn drop(&mut self) {
-        INSTANCES.fetch_sub(1, Ordering::Relaxed);
-    }
+  fn drop(&mut self) {
+    INSTANCES.fetch_sub(1, Ordering::Relaxed);
+  }
 }
 
 /// Counts a connection task alive (for leak checks), even if one is dropped
@@ -137,8 +119,8 @@ impl Drop for Instance {
 pub struct LiveTask(Arc<Instance>);
 
 impl Drop for LiveTask {
-    fn drop(&mut self) {
-        self.0.tasks.fetch_sub(1, Ordering::Relaxed);
-        TASKS.fetch_sub(1, Ordering::Relaxed);
-    }
+  fn drop(&mut self) {
+    self.0.tasks.fetch_sub(1, Ordering::Relaxed);
+    TASKS.fetch_sub(1, Ordering::Relaxed);
+  }
 }

@@ -26,27 +26,27 @@ use crate::reactor::{Hooks, Poller, Reactor};
 use crate::registry::Registry;
 
 pub struct JsThread {
-    pub inst: Arc<Instance>,
-    env: sys::napi_env,
-    pub registry: RefCell<Registry>,
-    /// The batch JS drains into (swapped with the bridge's).
-    pub spare: RefCell<Batch>,
-    /// Large message buffers of the drained batch, in event order.
-    pub owned: RefCell<VecDeque<Vec<u8>>>,
-    /// JS's `onWake` (weak while nothing is open: see `set_ref`).
-    func: sys::napi_ref,
-    resource: sys::napi_ref,
-    context: sys::napi_async_context,
-    tsfn: Cell<sys::napi_threadsafe_function>,
-    reactor: RefCell<Option<Reactor>>,
-    refd: Cell<bool>,
-    torn_down: Cell<bool>,
-    /// The cleanup hook's argument (a strong reference), null once it ran.
-    hook: Cell<*const JsThread>,
+  pub inst: Arc<Instance>,
+  env: sys::napi_env,
+  pub registry: RefCell<Registry>,
+  /// The batch JS drains into (swapped with the bridge's).
+  pub spare: RefCell<Batch>,
+  /// Large message buffers of the drained batch, in event order.
+  pub owned: RefCell<VecDeque<Vec<u8>>>,
+  /// JS's `onWake` (weak while nothing is open: see `set_ref`).
+  func: sys::napi_ref,
+  resource: sys::napi_ref,
+  context: sys::napi_async_context,
+  tsfn: Cell<sys::napi_threadsafe_function>,
+  reactor: RefCell<Option<Reactor>>,
+  refd: Cell<bool>,
+  torn_down: Cell<bool>,
+  /// The cleanup hook's argument (a strong reference), null once it ran.
+  hook: Cell<*const JsThread>,
 }
 
 fn ok(s: sys::napi_status) -> bool {
-    s == sys::Status::napi_ok
+  s == sys::Status::napi_ok
 }
 
 /// The threadsafe function, as the bridge's waker (any thread).
@@ -58,279 +58,244 @@ unsafe impl Send for TsfnWaker {}
 unsafe impl Sync for TsfnWaker {}
 
 impl Waker for TsfnWaker {
-    fn wake(&self) {
-        // SAFETY: see above.
-        unsafe {
-            sys::napi_call_threadsafe_function(
-                self.0,
-                ptr::null_mut(),
-                sys::ThreadsafeFunctionCallMode::nonblocking,
-            )
-        };
-    }
+  fn wake(&self) {
+    // SAFETY: see above.
+    unsafe {
+      sys::napi_call_threadsafe_function(self.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking)
+    };
+  }
 }
 
 impl JsThread {
-    /// A new instance for the environment `env`, calling `on_wake` whenever
-    /// events wait. Starts its reactor on the environment's libuv loop.
-    ///
-    /// # Safety
-    /// On the JS thread of `env`, with `on_wake` a function value of it.
-    pub unsafe fn start(
-        env: sys::napi_env,
-        on_wake: sys::napi_value,
-    ) -> Result<Rc<JsThread>, String> {
-        let fail = |what: &str| format!("wsrs: cannot start an instance on this thread ({what})");
-        let poller = Poller::new().map_err(|e| fail(&format!("epoll: {e}")))?;
-        let inst = Instance::new(poller);
-        // SAFETY: napi calls on the JS thread with its env.
-        unsafe {
-            let mut loop_ = ptr::null_mut();
-            let (mut func, mut resource, mut resource_ref, mut name, mut context) = (
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            );
-            // The async context holds its resource weakly: keep it alive.
-            let made = ok(sys::napi_get_uv_event_loop(env, &mut loop_))
-                && ok(sys::napi_create_reference(env, on_wake, 0, &mut func))
-                && ok(sys::napi_create_object(env, &mut resource))
-                && ok(sys::napi_create_reference(
-                    env,
-                    resource,
-                    1,
-                    &mut resource_ref,
-                ))
-                && ok(sys::napi_create_string_utf8(
-                    env,
-                    c"wsrs".as_ptr(),
-                    4,
-                    &mut name,
-                ))
-                && ok(sys::napi_async_init(env, resource, name, &mut context));
-            if !made {
-                return Err(fail("napi"));
-            }
-            let js = Rc::new(JsThread {
-                inst,
-                env,
-                registry: RefCell::new(Registry::default()),
-                spare: RefCell::new(Batch::default()),
-                owned: RefCell::new(VecDeque::new()),
-                func,
-                resource: resource_ref,
-                context,
-                tsfn: Cell::new(ptr::null_mut()),
-                reactor: RefCell::new(None),
-                refd: Cell::new(false),
-                torn_down: Cell::new(false),
-                hook: Cell::new(ptr::null()),
-            });
-            // The threadsafe function has no JS function of its own (that would
-            // hold JS's callback strongly): it calls `deliver` on this instance.
-            let weak = Weak::into_raw(Rc::downgrade(&js)) as *mut c_void;
-            let mut tsfn = ptr::null_mut();
-            if !ok(sys::napi_create_threadsafe_function(
-                env,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                name,
-                0,
-                1,
-                weak,
-                Some(tsfn_finalize),
-                weak,
-                Some(tsfn_call),
-                &mut tsfn,
-            )) {
-                drop(Weak::from_raw(weak as *const JsThread));
-                js.teardown();
-                return Err(fail("threadsafe function"));
-            }
-            // Starts unreferenced: only open servers and sockets keep the loop alive.
-            sys::napi_unref_threadsafe_function(env, tsfn);
-            js.tsfn.set(tsfn);
-            js.inst.bridge.set_waker(Box::new(TsfnWaker(tsfn)));
-            let hooks = Hooks {
-                ctx: Rc::as_ptr(&js).cast(),
-                readable,
-                deliver: deliver_from_reactor,
-            };
-            match Reactor::start(loop_.cast(), &js.inst.poller, hooks) {
-                Some(r) => *js.reactor.borrow_mut() = Some(r),
-                None => {
-                    js.teardown();
-                    return Err(fail("the socket reactor"));
-                }
-            }
-            // Registered after the threadsafe function, so it runs before Node's
-            // own clean-up of that function (hooks run in reverse order).
-            let hook = Rc::into_raw(js.clone());
-            js.hook.set(hook);
-            sys::napi_add_env_cleanup_hook(env, Some(env_cleanup), hook as *mut c_void);
-            Ok(js)
+  /// A new instance for the environment `env`, calling `on_wake` whenever
+  /// events wait. Starts its reactor on the environment's libuv loop.
+  ///
+  /// # Safety
+  /// On the JS thread of `env`, with `on_wake` a function value of it.
+  pub unsafe fn start(env: sys::napi_env, on_wake: sys::napi_value) -> Result<Rc<JsThread>, String> {
+    let fail = |what: &str| format!("wsrs: cannot start an instance on this thread ({what})");
+    let poller = Poller::new().map_err(|e| fail(&format!("epoll: {e}")))?;
+    let inst = Instance::new(poller);
+    // SAFETY: napi calls on the JS thread with its env.
+    unsafe {
+      let mut loop_ = ptr::null_mut();
+      let (mut func, mut resource, mut resource_ref, mut name, mut context) =
+        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+      // The async context holds its resource weakly: keep it alive.
+      let made = ok(sys::napi_get_uv_event_loop(env, &mut loop_))
+        && ok(sys::napi_create_reference(env, on_wake, 0, &mut func))
+        && ok(sys::napi_create_object(env, &mut resource))
+        && ok(sys::napi_create_reference(env, resource, 1, &mut resource_ref))
+        && ok(sys::napi_create_string_utf8(env, c"wsrs".as_ptr(), 4, &mut name))
+        && ok(sys::napi_async_init(env, resource, name, &mut context));
+      if !made {
+        return Err(fail("napi"));
+      }
+      let js = Rc::new(JsThread {
+        inst,
+        env,
+        registry: RefCell::new(Registry::default()),
+        spare: RefCell::new(Batch::default()),
+        owned: RefCell::new(VecDeque::new()),
+        func,
+        resource: resource_ref,
+        context,
+        tsfn: Cell::new(ptr::null_mut()),
+        reactor: RefCell::new(None),
+        refd: Cell::new(false),
+        torn_down: Cell::new(false),
+        hook: Cell::new(ptr::null()),
+      });
+      // The threadsafe function has no JS function of its own (that would
+      // hold JS's callback strongly): it calls `deliver` on this instance.
+      let weak = Weak::into_raw(Rc::downgrade(&js)) as *mut c_void;
+      let mut tsfn = ptr::null_mut();
+      if !ok(sys::napi_create_threadsafe_function(
+        env,
+        ptr::null_mut(),
+        ptr::null_mut(),
+        name,
+        0,
+        1,
+        weak,
+        Some(tsfn_finalize),
+        weak,
+        Some(tsfn_call),
+        &mut tsfn,
+      )) {
+        drop(Weak::from_raw(weak as *const JsThread));
+        js.teardown();
+        return Err(fail("threadsafe function"));
+      }
+      // Starts unreferenced: only open servers and sockets keep the loop alive.
+      sys::napi_unref_threadsafe_function(env, tsfn);
+      js.tsfn.set(tsfn);
+      js.inst.bridge.set_waker(Box::new(TsfnWaker(tsfn)));
+      let hooks = Hooks { ctx: Rc::as_ptr(&js).cast(), readable, deliver: deliver_from_reactor };
+      match Reactor::start(loop_.cast(), &js.inst.poller, hooks) {
+        Some(r) => *js.reactor.borrow_mut() = Some(r),
+        None => {
+          js.teardown();
+          return Err(fail("the socket reactor"));
         }
+      }
+      // Registered after the threadsafe function, so it runs before Node's
+      // own clean-up of that function (hooks run in reverse order).
+      let hook = Rc::into_raw(js.clone());
+      js.hook.set(hook);
+      sys::napi_add_env_cleanup_hook(env, Some(env_cleanup), hook as *mut c_void);
+      Ok(js)
     }
+  }
 
-    pub fn is_torn_down(&self) -> bool {
-        self.torn_down.get()
-    }
+  pub fn is_torn_down(&self) -> bool {
+    self.torn_down.get()
+  }
 
-    /// Keeps the event loop alive (true) while any server listens or socket
-    /// is open, exactly like ws's sockets do; false lets the process exit,
-    /// and lets JS collect this copy of the module once nobody uses it.
-    pub fn set_ref(&self, on: bool) {
-        if self.torn_down.get() || self.refd.get() == on {
-            return;
-        }
-        self.refd.set(on);
-        let mut n = 0;
-        // SAFETY: napi calls on the JS thread; the function is live (not torn down).
-        unsafe {
-            if on {
-                sys::napi_ref_threadsafe_function(self.env, self.tsfn.get());
-                sys::napi_reference_ref(self.env, self.func, &mut n);
-            } else {
-                sys::napi_unref_threadsafe_function(self.env, self.tsfn.get());
-                sys::napi_reference_unref(self.env, self.func, &mut n);
-            }
-        }
+  /// Keeps the event loop alive (true) while any server listens or socket
+  /// is open, exactly like ws's sockets do; false lets the process exit,
+  /// and lets JS collect this copy of the module once nobody uses it.
+  pub fn set_ref(&self, on: bool) {
+    if self.torn_down.get() || self.refd.get() == on {
+      return;
     }
+    self.refd.set(on);
+    let mut n = 0;
+    // SAFETY: napi calls on the JS thread; the function is live (not torn down).
+    unsafe {
+      if on {
+        sys::napi_ref_threadsafe_function(self.env, self.tsfn.get());
+        sys::napi_reference_ref(self.env, self.func, &mut n);
+      } else {
+        sys::napi_unref_threadsafe_function(self.env, self.tsfn.get());
+        sys::napi_reference_unref(self.env, self.func, &mut n);
+      }
+    }
+  }
 
-    /// Calls JS's `onWake` (outside any JS frame) as a top-level callback:
-    /// microtasks and `process.nextTick` run after it, and an exception it
-    /// throws becomes an 'uncaughtException', as with any I/O callback in Node.
-    fn deliver(&self) {
-        if self.torn_down.get() {
-            return;
-        }
-        let env = self.env;
-        // SAFETY: napi calls on the JS thread, inside a handle scope opened here.
-        unsafe {
-            let mut scope = ptr::null_mut();
-            if !ok(sys::napi_open_handle_scope(env, &mut scope)) {
-                return;
-            }
-            let (mut func, mut recv, mut result) =
-                (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-            if ok(sys::napi_get_reference_value(env, self.func, &mut func))
-                && !func.is_null()
-                && ok(sys::napi_get_global(env, &mut recv))
-            {
-                sys::napi_make_callback(env, self.context, recv, func, 0, ptr::null(), &mut result);
-                let mut pending = false;
-                if ok(sys::napi_is_exception_pending(env, &mut pending)) && pending {
-                    let mut err = ptr::null_mut();
-                    sys::napi_get_and_clear_last_exception(env, &mut err);
-                    sys::napi_fatal_exception(env, err);
-                }
-            }
-            sys::napi_close_handle_scope(env, scope);
-        }
-        // Any flush JS scheduled has run (ticks run as the callback returns).
-        if let Ok(mut r) = self.registry.try_borrow_mut() {
-            r.flush_list().end_read_turn();
-        }
+  /// Calls JS's `onWake` (outside any JS frame) as a top-level callback:
+  /// microtasks and `process.nextTick` run after it, and an exception it
+  /// throws becomes an 'uncaughtException', as with any I/O callback in Node.
+  fn deliver(&self) {
+    if self.torn_down.get() {
+      return;
     }
+    let env = self.env;
+    // SAFETY: napi calls on the JS thread, inside a handle scope opened here.
+    unsafe {
+      let mut scope = ptr::null_mut();
+      if !ok(sys::napi_open_handle_scope(env, &mut scope)) {
+        return;
+      }
+      let (mut func, mut recv, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+      if ok(sys::napi_get_reference_value(env, self.func, &mut func))
+        && !func.is_null()
+        && ok(sys::napi_get_global(env, &mut recv))
+      {
+        sys::napi_make_callback(env, self.context, recv, func, 0, ptr::null(), &mut result);
+        let mut pending = false;
+        if ok(sys::napi_is_exception_pending(env, &mut pending)) && pending {
+          let mut err = ptr::null_mut();
+          sys::napi_get_and_clear_last_exception(env, &mut err);
+          sys::napi_fatal_exception(env, err);
+        }
+      }
+      sys::napi_close_handle_scope(env, scope);
+    }
+    // Any flush JS scheduled has run (ticks run as the callback returns).
+    if let Ok(mut r) = self.registry.try_borrow_mut() {
+      r.flush_list().end_read_turn();
+    }
+  }
 
-    /// Releases everything the instance owns (JS thread; once). `env_alive`:
-    /// JS values may still be released (not in the environment's cleanup).
-    fn teardown_with(&self, env_alive: bool) {
-        if self.torn_down.replace(true) {
-            return;
-        }
-        // Stop the I/O thread's side first: no new events, no new connections.
-        drop(self.inst.shut_down());
-        let tsfn = self.tsfn.replace(ptr::null_mut());
-        // SAFETY: JS thread; the bridge no longer calls it.
-        unsafe {
-            if !tsfn.is_null() {
-                sys::napi_release_threadsafe_function(
-                    tsfn,
-                    sys::ThreadsafeFunctionReleaseMode::abort,
-                );
-            }
-        }
-        if let Ok(mut r) = self.registry.try_borrow_mut() {
-            r.going_away();
-        }
-        if let Some(r) = self.reactor.borrow_mut().take() {
-            r.stop();
-        }
-        self.inst.poller.close();
-        for buf in self.owned.borrow_mut().drain(..) {
-            crate::pool::give(buf);
-        }
-        if env_alive {
-            // SAFETY: JS thread, live environment.
-            unsafe {
-                sys::napi_async_destroy(self.env, self.context);
-                sys::napi_delete_reference(self.env, self.func);
-                sys::napi_delete_reference(self.env, self.resource);
-            }
-        }
+  /// Releases everything the instance owns (JS thread; once). `env_alive`:
+  /// JS values may still be released (not in the environment's cleanup).
+  fn teardown_with(&self, env_alive: bool) {
+    if self.torn_down.replace(true) {
+      return;
     }
+    // Stop the I/O thread's side first: no new events, no new connections.
+    drop(self.inst.shut_down());
+    let tsfn = self.tsfn.replace(ptr::null_mut());
+    // SAFETY: JS thread; the bridge no longer calls it.
+    unsafe {
+      if !tsfn.is_null() {
+        sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort);
+      }
+    }
+    if let Ok(mut r) = self.registry.try_borrow_mut() {
+      r.going_away();
+    }
+    if let Some(r) = self.reactor.borrow_mut().take() {
+      r.stop();
+    }
+    self.inst.poller.close();
+    for buf in self.owned.borrow_mut().drain(..) {
+      crate::pool::give(buf);
+    }
+    if env_alive {
+      // SAFETY: JS thread, live environment.
+      unsafe {
+        sys::napi_async_destroy(self.env, self.context);
+        sys::napi_delete_reference(self.env, self.func);
+        sys::napi_delete_reference(self.env, self.resource);
+      }
+    }
+  }
 
-    /// Tears down after a failed start (the environment is alive).
-    fn teardown(&self) {
-        self.teardown_with(true);
-    }
+  /// Tears down after a failed start (the environment is alive).
+  fn teardown(&self) {
+    self.teardown_with(true);
+  }
 
-    /// JS dropped the instance (the `Native` object was collected).
-    pub fn dropped(self: &Rc<Self>) {
-        let hook = self.hook.replace(ptr::null());
-        if !hook.is_null() {
-            // SAFETY: the hook was added with this argument and has not run.
-            unsafe {
-                sys::napi_remove_env_cleanup_hook(self.env, Some(env_cleanup), hook as *mut c_void);
-                drop(Rc::from_raw(hook));
-            }
-        }
-        self.teardown_with(true);
+  /// JS dropped the instance (the `Native` object was collected).
+  pub fn dropped(self: &Rc<Self>) {
+    let hook = self.hook.replace(ptr::null());
+    if !hook.is_null() {
+      // SAFETY: the hook was added with this argument and has not run.
+      unsafe {
+        sys::napi_remove_env_cleanup_hook(self.env, Some(env_cleanup), hook as *mut c_void);
+        drop(Rc::from_raw(hook));
+      }
     }
+    self.teardown_with(true);
+  }
 }
 
 /// The environment is exiting (worker terminated, `process.exit()`, main
 /// thread done): tear the instance down. No JS runs any more.
 unsafe extern "C" fn env_cleanup(arg: *mut c_void) {
-    // SAFETY: the strong reference leaked in `start`.
-    let js = unsafe { Rc::from_raw(arg as *const JsThread) };
-    js.hook.set(ptr::null());
-    js.teardown_with(false);
+  // SAFETY: the strong reference leaked in `start`.
+  let js = unsafe { Rc::from_raw(arg as *const JsThread) };
+  js.hook.set(ptr::null());
+  js.teardown_with(false);
 }
 
 unsafe fn readable(ctx: *const c_void, slot: u32, hup: bool) {
-    // SAFETY: the reactor's context is the live JsThread (stopped before it goes).
-    let js = unsafe { &*(ctx as *const JsThread) };
-    if let Ok(mut r) = js.registry.try_borrow_mut() {
-        r.on_readable(slot, hup);
-    }
+  // SAFETY: the reactor's context is the live JsThread (stopped before it goes).
+  let js = unsafe { &*(ctx as *const JsThread) };
+  if let Ok(mut r) = js.registry.try_borrow_mut() {
+    r.on_readable(slot, hup);
+  }
 }
 
 unsafe fn deliver_from_reactor(ctx: *const c_void) {
-    // SAFETY: as in `readable`.
-    unsafe { &*(ctx as *const JsThread) }.deliver();
+  // SAFETY: as in `readable`.
+  unsafe { &*(ctx as *const JsThread) }.deliver();
 }
 
-unsafe extern "C" fn tsfn_call(
-    env: sys::napi_env,
-    _js_cb: sys::napi_value,
-    ctx: *mut c_void,
-    _data: *mut c_void,
-) {
-    if env.is_null() {
-        return; // being torn down
-    }
-    // SAFETY: `ctx` is the Weak leaked in `start`, freed only by `tsfn_finalize`.
-    let weak = std::mem::ManuallyDrop::new(unsafe { Weak::from_raw(ctx as *const JsThread) });
-    if let Some(js) = weak.upgrade() {
-        js.deliver();
-    }
+unsafe extern "C" fn tsfn_call(env: sys::napi_env, _js_cb: sys::napi_value, ctx: *mut c_void, _data: *mut c_void) {
+  if env.is_null() {
+    return; // being torn down
+  }
+  // SAFETY: `ctx` is the Weak leaked in `start`, freed only by `tsfn_finalize`.
+  let weak = std::mem::ManuallyDrop::new(unsafe { Weak::from_raw(ctx as *const JsThread) });
+  if let Some(js) = weak.upgrade() {
+    js.deliver();
+  }
 }
 
 unsafe extern "C" fn tsfn_finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: the Weak leaked in `start`, finalised once.
-    drop(unsafe { Weak::from_raw(data as *const JsThread) });
+  // SAFETY: the Weak leaked in `start`, finalised once.
+  drop(unsafe { Weak::from_raw(data as *const JsThread) });
 }

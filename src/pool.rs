@@ -16,38 +16,38 @@ static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// An empty buffer with room for at least `cap` bytes.
 pub fn take(cap: usize) -> Vec<u8> {
-    if cap >= MIN {
-        let mut pool = POOL.lock().unwrap();
-        if let Some(i) = pool.iter().rposition(|v| v.capacity() >= cap) {
-            return pool.swap_remove(i);
-        }
+  if cap >= MIN {
+    let mut pool = POOL.lock().unwrap();
+    if let Some(i) = pool.iter().rposition(|v| v.capacity() >= cap) {
+      return pool.swap_remove(i);
     }
-    Vec::with_capacity(cap)
+  }
+  Vec::with_capacity(cap)
 }
 
 /// Returns a buffer for reuse.
 pub fn give(mut v: Vec<u8>) {
-    if v.capacity() < MIN || v.capacity() > MAX_CAPACITY {
-        return;
-    }
-    v.clear();
-    let mut pool = POOL.lock().unwrap();
-    if pool.len() < MAX_POOLED {
-        pool.push(v);
-    }
+  if v.capacity() < MIN || v.capacity() > MAX_CAPACITY {
+    return;
+  }
+  v.clear();
+  let mut pool = POOL.lock().unwrap();
+  if pool.len() < MAX_POOLED {
+    pool.push(v);
+  }
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn reuses_large_buffers_only() {
-        let v = super::take(100 * 1024);
-        let p = v.as_ptr();
-        super::give(v);
-        let again = super::take(64 * 1024);
-        assert_eq!(again.as_ptr(), p);
-        assert!(again.is_empty());
-        super::give(Vec::with_capacity(10));
-        assert!(super::take(10).capacity() >= 10);
-    }
+  #[test]
+  fn reuses_large_buffers_only() {
+    let v = super::take(100 * 1024);
+    let p = v.as_ptr();
+    super::give(v);
+    let again = super::take(64 * 1024);
+    assert_eq!(again.as_ptr(), p);
+    assert!(again.is_empty());
+    super::give(Vec::with_capacity(10));
+    assert!(super::take(10).capacity() >= 10);
+  }
 }

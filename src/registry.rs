@@ -11,265 +11,229 @@ use crate::connection::{BridgeWrite, Conn, FlushList, Reader};
 use crate::frame;
 
 struct Entry {
-    conn: Arc<Conn>,
-    server: u32,
-    topics: Vec<Arc<str>>,
-    /// Reading and parsing state (the JS thread reads every connection).
-    reader: Reader,
+  conn: Arc<Conn>,
+  server: u32,
+  topics: Vec<Arc<str>>,
+  /// Reading and parsing state (the JS thread reads every connection).
+  reader: Reader,
 }
 
 #[derive(Default)]
 pub struct Registry {
-    slots: Vec<Option<Entry>>,
-    // Ordered sets: a fan-out writes in slot order (about connection order,
-    // like ws's `clients` Set), the same every time.
-    servers: HashMap<u32, BTreeSet<u32>>,
-    topics: HashMap<Arc<str>, BTreeSet<u32>>,
-    /// Connections with writes queued this turn.
-    flush: FlushList,
+  slots: Vec<Option<Entry>>,
+  // Ordered sets: a fan-out writes in slot order (about connection order,
+  // like ws's `clients` Set), the same every time.
+  servers: HashMap<u32, BTreeSet<u32>>,
+  topics: HashMap<Arc<str>, BTreeSet<u32>>,
+  /// Connections with writes queued this turn.
+  flush: FlushList,
 }
 
 impl Registry {
-    /// A connection with a socket of its own: `preread` (bytes received after
-    /// the handshake) is parsed, then the reactor reads the socket.
-    pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>) {
-        self.insert(slot, server, conn);
-        if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-            e.reader.start(&e.conn, preread);
-        }
+  /// A connection with a socket of its own: `preread` (bytes received after
+  /// the handshake) is parsed, then the reactor reads the socket.
+  pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>) {
+    self.insert(slot, server, conn);
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader.start(&e.conn, preread);
     }
+  }
 
-    /// A connection under `slot`. As is, for one whose socket Node keeps
-    /// (TLS, any Duplex): JS feeds it what it reads (`feed`).
-    pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
-        let i = slot as usize;
-        if self.slots.len() <= i {
-            self.slots.resize_with(i + 1, || None);
-        }
-        self.slots[i] = Some(Entry {
-            conn,
-            server,
-            topics: Vec::new(),
-            reader: Reader::new(),
-        });
-        self.servers.entry(server).or_default().insert(slot);
+  /// A connection under `slot`. As is, for one whose socket Node keeps
+  /// (TLS, any Duplex): JS feeds it what it reads (`feed`).
+  pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
+    let i = slot as usize;
+    if self.slots.len() <= i {
+      self.slots.resize_with(i + 1, || None);
     }
+    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: Reader::new() });
+    self.servers.entry(server).or_default().insert(slot);
+  }
 
-    /// Parses bytes read by JS for a bridged connection.
-    pub fn feed(&mut self, slot: u32, bytes: &mut [u8]) -> bool {
-        match self.slots.get_mut(slot as usize) {
-            Some(Some(e)) => {
-                e.reader.feed(&e.conn, bytes, &mut self.flush);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The reactor found the socket of `slot` readable.
-    pub fn on_readable(&mut self, slot: u32, hup: bool) {
-        if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-            e.reader.on_readable(&e.conn, hup, &mut self.flush);
-        }
-    }
-
-    /// `pause()` / `resume()`: stops or restarts reading.
-    pub fn set_paused(&mut self, slot: u32, paused: bool) {
-        if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-            e.reader.set_paused(&e.conn, paused);
-        }
-    }
-
-    pub fn remove(&mut self, slot: u32) {
-        let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
-            return;
-        };
-        entry.conn.release();
-        if let Some(members) = self.servers.get_mut(&entry.server) {
-            members.remove(&slot);
-            if members.is_empty() {
-                self.servers.remove(&entry.server);
-            }
-        }
-        for t in entry.topics {
-            self.leave(&t, slot);
-        }
-    }
-
-    /// (open connections, topics with subscribers)
-    pub fn counts(&self) -> (usize, usize) {
-        (
-            self.slots.iter().filter(|e| e.is_some()).count(),
-            self.topics.len(),
-        )
-    }
-
-    pub fn get(&self, slot: u32) -> Option<&Arc<Conn>> {
-        self.slots
-            .get(slot as usize)
-            .and_then(|e| e.as_ref())
-            .map(|e| &e.conn)
-    }
-
-    /// Runs `f` on the connection of `slot` with the flush list its writes
-    /// go on; `default` if there is none.
-    pub fn with_conn<R>(
-        &mut self,
-        slot: u32,
-        default: R,
-        f: impl FnOnce(&Arc<Conn>, &mut FlushList) -> R,
-    ) -> R {
-        match self.slots.get(slot as usize) {
-            Some(Some(e)) => f(&e.conn, &mut self.flush),
-            _ => default,
-        }
-    }
-
-    /// The flush list (to open a connection onto it, or to flush it).
-    pub fn flush_list(&mut self) -> &mut FlushList {
-        &mut self.flush
-    }
-
-    /// Writes what was queued (see `FlushList::flush`).
-    pub fn flush(&mut self, collect: bool) -> (Vec<BridgeWrite>, Vec<u32>, bool) {
-        self.flush.flush(collect)
-    }
-
-    /// The instance is being torn down: every connection gets its last close
-    /// frame (1001) where one can be sent and ends; every slot is forgotten.
-    pub fn going_away(&mut self) {
-        for e in self.slots.drain(..).flatten() {
-            e.conn.going_away();
-            e.conn.release();
-        }
-        self.servers.clear();
-        self.topics.clear();
-        self.flush.clear();
-    }
-
-    fn leave(&mut self, topic: &str, slot: u32) {
-        if let Some(set) = self.topics.get_mut(topic) {
-            set.remove(&slot);
-            if set.is_empty() {
-                self.topics.remove(topic);
-            }
-        }
-    }
-
-    /// False if already subscribed (or not open).
-    pub fn subscribe(&mut self, slot: u32, topic: &str) -> bool {
-        let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
-            return false;
-        };
-        if entry.topics.iter().any(|t| &**t == topic) {
-            return false;
-        }
-        let key: Arc<str> = match self.topics.get_key_value(topic) {
-            Some((k, _)) => k.clone(),
-            None => Arc::from(topic),
-        };
-        entry.topics.push(key.clone());
-        self.topics.entry(key).or_default().insert(slot);
+  /// Parses bytes read by JS for a bridged connection.
+  pub fn feed(&mut self, slot: u32, bytes: &mut [u8]) -> bool {
+    match self.slots.get_mut(slot as usize) {
+      Some(Some(e)) => {
+        e.reader.feed(&e.conn, bytes, &mut self.flush);
         true
+      }
+      _ => false,
     }
+  }
 
-    /// False if it was not subscribed.
-    pub fn unsubscribe(&mut self, slot: u32, topic: &str) -> bool {
-        let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
-            return false;
-        };
-        let Some(i) = entry.topics.iter().position(|t| &**t == topic) else {
-            return false;
-        };
-        entry.topics.swap_remove(i);
-        self.leave(topic, slot);
-        true
+  /// The reactor found the socket of `slot` readable.
+  pub fn on_readable(&mut self, slot: u32, hup: bool) {
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader.on_readable(&e.conn, hup, &mut self.flush);
     }
+  }
 
-    pub fn is_subscribed(&self, slot: u32, topic: &str) -> bool {
-        matches!(self.slots.get(slot as usize), Some(Some(e)) if e.topics.iter().any(|t| &**t == topic))
+  /// `pause()` / `resume()`: stops or restarts reading.
+  pub fn set_paused(&mut self, slot: u32, paused: bool) {
+    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      e.reader.set_paused(&e.conn, paused);
     }
+  }
 
-    pub fn topics_of(&self, slot: u32) -> Vec<String> {
-        match self.slots.get(slot as usize) {
-            Some(Some(e)) => e.topics.iter().map(|t| t.to_string()).collect(),
-            _ => Vec::new(),
-        }
+  pub fn remove(&mut self, slot: u32) {
+    let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+      return;
+    };
+    entry.conn.release();
+    if let Some(members) = self.servers.get_mut(&entry.server) {
+      members.remove(&slot);
+      if members.is_empty() {
+        self.servers.remove(&entry.server);
+      }
     }
+    for t in entry.topics {
+      self.leave(&t, slot);
+    }
+  }
 
-    /// Frames `payload` once and queues it to every subscriber of `topic`
-    /// (except `except`). Returns how many connections it was queued to.
-    pub fn publish(&mut self, topic: &str, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
-        match self.topics.get(topic) {
-            Some(set) => fan_out(
-                &self.slots,
-                &mut self.flush,
-                set.iter().copied(),
-                opcode,
-                payload,
-                except,
-            ),
-            None => 0,
-        }
-    }
+  /// (open connections, topics with subscribers)
+  pub fn counts(&self) -> (usize, usize) {
+    (self.slots.iter().filter(|e| e.is_some()).count(), self.topics.len())
+  }
 
-    /// Like `publish`, to every open connection of a server.
-    pub fn broadcast(
-        &mut self,
-        server: u32,
-        opcode: u8,
-        payload: &[u8],
-        except: Option<u32>,
-    ) -> u32 {
-        match self.servers.get(&server) {
-            Some(set) => fan_out(
-                &self.slots,
-                &mut self.flush,
-                set.iter().copied(),
-                opcode,
-                payload,
-                except,
-            ),
-            None => 0,
-        }
+  pub fn get(&self, slot: u32) -> Option<&Arc<Conn>> {
+    self.slots.get(slot as usize).and_then(|e| e.as_ref()).map(|e| &e.conn)
+  }
+
+  /// Runs `f` on the connection of `slot` with the flush list its writes
+  /// go on; `default` if there is none.
+  pub fn with_conn<R>(&mut self, slot: u32, default: R, f: impl FnOnce(&Arc<Conn>, &mut FlushList) -> R) -> R {
+    match self.slots.get(slot as usize) {
+      Some(Some(e)) => f(&e.conn, &mut self.flush),
+      _ => default,
     }
+  }
+
+  /// The flush list (to open a connection onto it, or to flush it).
+  pub fn flush_list(&mut self) -> &mut FlushList {
+    &mut self.flush
+  }
+
+  /// Writes what was queued (see `FlushList::flush`).
+  pub fn flush(&mut self, collect: bool) -> (Vec<BridgeWrite>, Vec<u32>, bool) {
+    self.flush.flush(collect)
+  }
+
+  /// The instance is being torn down: every connection gets its last close
+  /// frame (1001) where one can be sent and ends; every slot is forgotten.
+  pub fn going_away(&mut self) {
+    for e in self.slots.drain(..).flatten() {
+      e.conn.going_away();
+      e.conn.release();
+    }
+    self.servers.clear();
+    self.topics.clear();
+    self.flush.clear();
+  }
+
+  fn leave(&mut self, topic: &str, slot: u32) {
+    if let Some(set) = self.topics.get_mut(topic) {
+      set.remove(&slot);
+      if set.is_empty() {
+        self.topics.remove(topic);
+      }
+    }
+  }
+
+  /// False if already subscribed (or not open).
+  pub fn subscribe(&mut self, slot: u32, topic: &str) -> bool {
+    let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
+      return false;
+    };
+    if entry.topics.iter().any(|t| &**t == topic) {
+      return false;
+    }
+    let key: Arc<str> = match self.topics.get_key_value(topic) {
+      Some((k, _)) => k.clone(),
+      None => Arc::from(topic),
+    };
+    entry.topics.push(key.clone());
+    self.topics.entry(key).or_default().insert(slot);
+    true
+  }
+
+  /// False if it was not subscribed.
+  pub fn unsubscribe(&mut self, slot: u32, topic: &str) -> bool {
+    let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
+      return false;
+    };
+    let Some(i) = entry.topics.iter().position(|t| &**t == topic) else {
+      return false;
+    };
+    entry.topics.swap_remove(i);
+    self.leave(topic, slot);
+    true
+  }
+
+  pub fn is_subscribed(&self, slot: u32, topic: &str) -> bool {
+    matches!(self.slots.get(slot as usize), Some(Some(e)) if e.topics.iter().any(|t| &**t == topic))
+  }
+
+  pub fn topics_of(&self, slot: u32) -> Vec<String> {
+    match self.slots.get(slot as usize) {
+      Some(Some(e)) => e.topics.iter().map(|t| t.to_string()).collect(),
+      _ => Vec::new(),
+    }
+  }
+
+  /// Frames `payload` once and queues it to every subscriber of `topic`
+  /// (except `except`). Returns how many connections it was queued to.
+  pub fn publish(&mut self, topic: &str, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
+    match self.topics.get(topic) {
+      Some(set) => fan_out(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
+      None => 0,
+    }
+  }
+
+  /// Like `publish`, to every open connection of a server.
+  pub fn broadcast(&mut self, server: u32, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
+    match self.servers.get(&server) {
+      Some(set) => fan_out(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
+      None => 0,
+    }
+  }
 }
 
 /// Frames `payload` once and queues it to each of `members` but `except`.
 fn fan_out(
-    slots: &[Option<Entry>],
-    flush: &mut FlushList,
-    members: impl Iterator<Item = u32>,
-    opcode: u8,
-    payload: &[u8],
-    except: Option<u32>,
+  slots: &[Option<Entry>],
+  flush: &mut FlushList,
+  members: impl Iterator<Item = u32>,
+  opcode: u8,
+  payload: &[u8],
+  except: Option<u32>,
 ) -> u32 {
-    let mut framed = Vec::with_capacity(payload.len() + 10);
-    frame::write_frame(&mut framed, true, opcode, payload, None);
-    let mut n = 0;
-    for slot in members {
-        if Some(slot) == except {
-            continue;
-        }
-        if let Some(Some(e)) = slots.get(slot as usize) {
-            if e.conn.send_framed(&framed, flush) {
-                n += 1;
-            }
-        }
+  let mut framed = Vec::with_capacity(payload.len() + 10);
+  frame::write_frame(&mut framed, true, opcode, payload, None);
+  let mut n = 0;
+  for slot in members {
+    if Some(slot) == except {
+      continue;
     }
-    n
+    if let Some(Some(e)) = slots.get(slot as usize) {
+      if e.conn.send_framed(&framed, flush) {
+        n += 1;
+      }
+    }
+  }
+  n
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+  use super::*;
 
-    #[test]
-    fn topics_follow_subscriptions_and_closes() {
-        let mut r = Registry::default();
-        // Topic bookkeeping does not need live connections: use none.
-        r.slots.resize_with(3, || None);
-        assert!(!r.subscribe(0, "a"), "a closed slot cannot subscribe");
-        assert_eq!(r.publish("a", frame::OP_TEXT, b"x", None), 0);
-    }
+  #[test]
+  fn topics_follow_subscriptions_and_closes() {
+    let mut r = Registry::default();
+    // Topic bookkeeping does not need live connections: use none.
+    r.slots.resize_with(3, || None);
+    assert!(!r.subscribe(0, "a"), "a closed slot cannot subscribe");
+    assert_eq!(r.publish("a", frame::OP_TEXT, b"x", None), 0);
+  }
 }

@@ -9,14 +9,14 @@ use std::sync::OnceLock;
 use tokio::runtime::{Builder, Handle, Runtime};
 
 pub fn handle() -> &'static Handle {
-    static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("wsrs-io")
-            .enable_all()
-            .build()
-            .expect("cannot start the tokio runtime")
-    })
-    .handle()
+  static RT: OnceLock<Runtime> = OnceLock::new();
+  RT.get_or_init(|| {
+    Builder::new_multi_thread()
+      .worker_threads(1)
+      .thread_name("wsrs-io")
+      .enable_all()
+      .build()
+      .expect("cannot start the tokio runtime")
+  })
+  .handle()
 }

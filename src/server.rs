@@ -21,329 +21,298 @@ use crate::runtime;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerConfig {
-    pub conn: ConnOptions,
-    /// Native heartbeat: (interval, timeout). A peer silent for `interval` is
-    /// pinged; one still silent `timeout` after that ping is terminated.
-    /// None = off (ws's behaviour).
-    pub heartbeat: Option<(Duration, Duration)>,
-    pub handshake_timeout: Duration,
-    pub max_header_size: usize,
+  pub conn: ConnOptions,
+  /// Native heartbeat: (interval, timeout). A peer silent for `interval` is
+  /// pinged; one still silent `timeout` after that ping is terminated.
+  /// None = off (ws's behaviour).
+  pub heartbeat: Option<(Duration, Duration)>,
+  pub handshake_timeout: Duration,
+  pub max_header_size: usize,
 }
 
 pub struct Server {
-    /// The instance it belongs to (its events go there).
-    inst: Arc<Instance>,
-    pub id: u32,
-    config: ServerConfig,
-    closed: AtomicBool,
-    stop: Notify,
-    /// Open connections, for the heartbeat.
-    conns: Mutex<HashMap<u32, Arc<Conn>>>,
+  /// The instance it belongs to (its events go there).
+  inst: Arc<Instance>,
+  pub id: u32,
+  config: ServerConfig,
+  closed: AtomicBool,
+  stop: Notify,
+  /// Open connections, for the heartbeat.
+  conns: Mutex<HashMap<u32, Arc<Conn>>>,
 }
 
 /// How to listen, as `net.Server#listen(port, host, backlog)` takes it.
 #[derive(Debug, Clone, Default)]
 pub struct ListenOptions {
-    /// None = `::` dual-stack (falling back to `0.0.0.0`).
-    pub host: Option<String>,
-    pub port: u16,
-    pub backlog: i32,
-    /// SO_REUSEPORT: several servers (threads, processes) share the port and
-    /// the kernel spreads connections between them (Node's `reusePort`).
-    pub reuse_port: bool,
+  /// None = `::` dual-stack (falling back to `0.0.0.0`).
+  pub host: Option<String>,
+  pub port: u16,
+  pub backlog: i32,
+  /// SO_REUSEPORT: several servers (threads, processes) share the port and
+  /// the kernel spreads connections between them (Node's `reusePort`).
+  pub reuse_port: bool,
 }
 
 /// Whether `reuse_port` is available here (the kernel balances
 /// connections between the sockets sharing a port).
-pub const REUSE_PORT: bool = cfg!(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd"
-));
+pub const REUSE_PORT: bool = cfg!(any(target_os = "linux", target_os = "android", target_os = "freebsd"));
 
 /// Resolves and binds like `net.Server#listen(port, host, backlog)`:
 /// no host = `::` dual-stack (falling back to `0.0.0.0`).
 fn bind(o: &ListenOptions) -> io::Result<std::net::TcpListener> {
-    let (host, port, backlog) = (o.host.as_deref(), o.port, o.backlog);
-    use socket2::{Domain, Protocol, Socket, Type};
-    let addrs: Vec<SocketAddr> = match host {
-        None => vec![
-            SocketAddr::from(([0u16; 8], port)),
-            SocketAddr::from(([0u8; 4], port)),
-        ],
-        Some(h) => {
-            let h = h
-                .strip_prefix('[')
-                .and_then(|h| h.strip_suffix(']'))
-                .unwrap_or(h);
-            (h, port).to_socket_addrs()?.take(1).collect()
-        }
-    };
-    let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
-    for addr in addrs {
-        let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        {
-            Ok(s) => s,
-            Err(e) => {
-                last = e;
-                continue;
-            }
-        };
-        if addr.is_ipv6() && host.is_none() {
-            socket.set_only_v6(false)?;
-        }
-        socket.set_reuse_address(true)?;
-        if o.reuse_port {
-            set_reuse_port(&socket)?;
-        }
-        socket.set_nonblocking(true)?;
-        socket.set_cloexec(true)?;
-        match socket
-            .bind(&addr.into())
-            .and_then(|_| socket.listen(backlog))
-        {
-            Ok(()) => return Ok(socket.into()),
-            Err(e) => {
-                // Only fall back to IPv4 when IPv6 itself is unavailable.
-                let v6_missing = matches!(
-                    e.raw_os_error(),
-                    Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
-                );
-                last = e;
-                if !(addr.is_ipv6() && host.is_none() && v6_missing) {
-                    break;
-                }
-            }
-        }
+  let (host, port, backlog) = (o.host.as_deref(), o.port, o.backlog);
+  use socket2::{Domain, Protocol, Socket, Type};
+  let addrs: Vec<SocketAddr> = match host {
+    None => vec![SocketAddr::from(([0u16; 8], port)), SocketAddr::from(([0u8; 4], port))],
+    Some(h) => {
+      let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+      (h, port).to_socket_addrs()?.take(1).collect()
     }
-    Err(last)
+  };
+  let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
+  for addr in addrs {
+    let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
+      Ok(s) => s,
+      Err(e) => {
+        last = e;
+        continue;
+      }
+    };
+    if addr.is_ipv6() && host.is_none() {
+      socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    if o.reuse_port {
+      set_reuse_port(&socket)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    match socket.bind(&addr.into()).and_then(|_| socket.listen(backlog)) {
+      Ok(()) => return Ok(socket.into()),
+      Err(e) => {
+        // Only fall back to IPv4 when IPv6 itself is unavailable.
+        let v6_missing = matches!(e.raw_os_error(), Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL));
+        last = e;
+        if !(addr.is_ipv6() && host.is_none() && v6_missing) {
+          break;
+        }
+      }
+    }
+  }
+  Err(last)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 fn set_reuse_port(socket: &socket2::Socket) -> io::Result<()> {
-    socket.set_reuse_port(true)
+  socket.set_reuse_port(true)
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 fn set_reuse_port(_socket: &socket2::Socket) -> io::Result<()> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
+  Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 impl Server {
-    /// Registers a server's settings (JS thread). Every WebSocketServer has
-    /// one, whether Rust listens for it (`listen`) or it adopts sockets that
-    /// Node accepted (`adopt`).
-    pub fn create(inst: &Arc<Instance>, id: u32, config: ServerConfig) {
-        let server = Arc::new(Server {
-            inst: inst.clone(),
-            id,
-            config,
-            closed: AtomicBool::new(false),
-            stop: Notify::new(),
-            conns: Mutex::new(HashMap::new()),
-        });
-        inst.servers.lock().unwrap().insert(id, server.clone());
-        if let Some(hb) = config.heartbeat {
-            runtime::handle().spawn(server.heartbeat(hb));
+  /// Registers a server's settings (JS thread). Every WebSocketServer has
+  /// one, whether Rust listens for it (`listen`) or it adopts sockets that
+  /// Node accepted (`adopt`).
+  pub fn create(inst: &Arc<Instance>, id: u32, config: ServerConfig) {
+    let server = Arc::new(Server {
+      inst: inst.clone(),
+      id,
+      config,
+      closed: AtomicBool::new(false),
+      stop: Notify::new(),
+      conns: Mutex::new(HashMap::new()),
+    });
+    inst.servers.lock().unwrap().insert(id, server.clone());
+    if let Some(hb) = config.heartbeat {
+      runtime::handle().spawn(server.heartbeat(hb));
+    }
+  }
+
+  fn get(inst: &Instance, id: u32) -> io::Result<Arc<Server>> {
+    inst.server(id).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+  }
+
+  /// Binds and starts accepting (JS thread). Returns the bound address.
+  pub fn listen(inst: &Instance, id: u32, o: &ListenOptions) -> io::Result<SocketAddr> {
+    let server = Self::get(inst, id)?;
+    let std_listener = bind(o)?;
+    let addr = std_listener.local_addr()?;
+    runtime::handle().spawn(async move {
+      match TcpListener::from_std(std_listener) {
+        Ok(l) => server.accept_loop(l).await,
+        Err(e) => {
+          let msg = e.to_string();
+          server.inst.bridge.events().push(kind::SERVER_ERROR, server.id, 0, msg.as_bytes());
         }
-    }
+      }
+    });
+    Ok(addr)
+  }
 
-    fn get(inst: &Instance, id: u32) -> io::Result<Arc<Server>> {
-        inst.server(id)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-    }
+  /// Takes over a TCP connection that Node accepted and whose upgrade JS has
+  /// accepted (JS thread). `fd` is duplicated, so Node may close its copy.
+  /// `head` (the 101 response) is written first.
+  pub fn adopt(
+    inst: &Arc<Instance>,
+    id: u32,
+    fd: i32,
+    slot: u32,
+    head: &[u8],
+    list: &mut FlushList,
+  ) -> io::Result<Arc<Conn>> {
+    let server = Self::get(inst, id)?;
+    let s = server.clone();
+    let conn = connection::adopt(inst, server.config.conn, fd, slot, head, list, move |c| {
+      s.conns.lock().unwrap().remove(&c.id);
+    })?;
+    server.track(&conn);
+    Ok(conn)
+  }
 
-    /// Binds and starts accepting (JS thread). Returns the bound address.
-    pub fn listen(inst: &Instance, id: u32, o: &ListenOptions) -> io::Result<SocketAddr> {
-        let server = Self::get(inst, id)?;
-        let std_listener = bind(o)?;
-        let addr = std_listener.local_addr()?;
-        runtime::handle().spawn(async move {
-            match TcpListener::from_std(std_listener) {
-                Ok(l) => server.accept_loop(l).await,
-                Err(e) => {
-                    let msg = e.to_string();
-                    server.inst.bridge.events().push(
-                        kind::SERVER_ERROR,
-                        server.id,
-                        0,
-                        msg.as_bytes(),
-                    );
-                }
-            }
-        });
-        Ok(addr)
+  /// Stops accepting (JS thread). Open connections stay open, as with ws.
+  pub fn close(inst: &Instance, id: u32) {
+    if let Ok(s) = Self::get(inst, id) {
+      s.stop_accepting();
     }
+  }
 
-    /// Takes over a TCP connection that Node accepted and whose upgrade JS has
-    /// accepted (JS thread). `fd` is duplicated, so Node may close its copy.
-    /// `head` (the 101 response) is written first.
-    pub fn adopt(
-        inst: &Arc<Instance>,
-        id: u32,
-        fd: i32,
-        slot: u32,
-        head: &[u8],
-        list: &mut FlushList,
-    ) -> io::Result<Arc<Conn>> {
-        let server = Self::get(inst, id)?;
-        let s = server.clone();
-        let conn = connection::adopt(inst, server.config.conn, fd, slot, head, list, move |c| {
-            s.conns.lock().unwrap().remove(&c.id);
-        })?;
-        server.track(&conn);
-        Ok(conn)
-    }
+  fn stop_accepting(&self) {
+    self.closed.store(true, Ordering::SeqCst);
+    self.stop.notify_waiters();
+    self.stop.notify_one();
+  }
 
-    /// Stops accepting (JS thread). Open connections stay open, as with ws.
-    pub fn close(inst: &Instance, id: u32) {
-        if let Ok(s) = Self::get(inst, id) {
-            s.stop_accepting();
+  /// Forgets a server once JS is done with it (JS thread).
+  pub fn remove(inst: &Instance, id: u32) {
+    Self::close(inst, id);
+    inst.servers.lock().unwrap().remove(&id);
+  }
+
+  /// Its instance is torn down: stop accepting and stop the heartbeat
+  /// (the connections are ended by the instance).
+  pub fn shut_down(&self) {
+    self.stop_accepting();
+    self.conns.lock().unwrap().clear();
+  }
+
+  async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+    loop {
+      tokio::select! {
+        _ = self.stop.notified() => break,
+        r = listener.accept() => match r {
+          Ok((stream, peer)) => {
+            tokio::spawn(self.clone().handshake(stream, peer));
+          }
+          Err(e) => {
+            // EMFILE and friends: back off instead of spinning.
+            let msg = format!("accept: {e}");
+            self.inst.bridge.events().push(kind::SERVER_ERROR, self.id, 0, msg.as_bytes());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+          }
         }
+      }
+      if self.closed.load(Ordering::SeqCst) {
+        break;
+      }
     }
+  }
 
-    fn stop_accepting(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        self.stop.notify_waiters();
-        self.stop.notify_one();
+  async fn handshake(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local = match stream.local_addr() {
+      Ok(a) => a,
+      Err(_) => return,
+    };
+    let (req, leftover) =
+      match handshake::read_request(&mut stream, self.config.max_header_size, self.config.handshake_timeout).await {
+        ReadOutcome::Request(req, rest) => (req, rest),
+        ReadOutcome::Reject(answer) => return answer_and_close(stream, &answer).await,
+        ReadOutcome::Drop => return,
+      };
+    if !req.is_upgrade() {
+      return answer_and_close(stream, &handshake::response_426()).await;
     }
-
-    /// Forgets a server once JS is done with it (JS thread).
-    pub fn remove(inst: &Instance, id: u32) {
-        Self::close(inst, id);
-        inst.servers.lock().unwrap().remove(&id);
+    let Ok(stream) = stream.into_std().and_then(connection::register) else {
+      return;
+    };
+    if self.inst.is_closed() {
+      return;
     }
+    let conn = Conn::new(&self.inst, self.config.conn, stream.clone());
+    conn.register_pending(leftover);
+    let json = req.to_json(peer, local);
+    self.inst.bridge.events().push(kind::UPGRADE, conn.id, self.id, &json);
+    // The connection lives in a task of its own, so this (larger) future's
+    // memory is freed now.
+    let server = self.clone();
+    tokio::spawn(connection::run(conn, stream, move |c| {
+      server.conns.lock().unwrap().remove(&c.id);
+    }));
+  }
 
-    /// Its instance is torn down: stop accepting and stop the heartbeat
-    /// (the connections are ended by the instance).
-    pub fn shut_down(&self) {
-        self.stop_accepting();
-        self.conns.lock().unwrap().clear();
-    }
-
-    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            tokio::select! {
-              _ = self.stop.notified() => break,
-              r = listener.accept() => match r {
-                Ok((stream, peer)) => {
-                  tokio::spawn(self.clone().handshake(stream, peer));
-                }
-                Err(e) => {
-                  // EMFILE and friends: back off instead of spinning.
-                  let msg = format!("accept: {e}");
-                  self.inst.bridge.events().push(kind::SERVER_ERROR, self.id, 0, msg.as_bytes());
-                  tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-              }
-            }
-            if self.closed.load(Ordering::SeqCst) {
-                break;
-            }
+  async fn heartbeat(self: Arc<Self>, (interval, timeout): (Duration, Duration)) {
+    let (interval_ms, timeout_ms) = (interval.as_millis() as u64, timeout.as_millis() as u64);
+    // One timer for the whole server, ticking at the finer of the two periods.
+    let period = interval.min(timeout).max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+      tick.tick().await;
+      let conns: Vec<Arc<Conn>> = self.conns.lock().unwrap().values().cloned().collect();
+      if self.closed.load(Ordering::SeqCst) && (conns.is_empty() || self.inst.is_closed()) {
+        break;
+      }
+      let now = connection::clock();
+      for c in conns {
+        let seen = c.last_seen.load(Ordering::Relaxed);
+        let pinged = c.pinged_at.load(Ordering::Relaxed);
+        if pinged > seen {
+          if now - pinged >= timeout_ms {
+            c.terminate();
+          }
+        } else if now - seen >= interval_ms {
+          c.pinged_at.store(now, Ordering::Relaxed);
+          c.send_control(frame::OP_PING, &[]);
         }
+      }
     }
+  }
 
-    async fn handshake(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let local = match stream.local_addr() {
-            Ok(a) => a,
-            Err(_) => return,
-        };
-        let (req, leftover) = match handshake::read_request(
-            &mut stream,
-            self.config.max_header_size,
-            self.config.handshake_timeout,
-        )
-        .await
-        {
-            ReadOutcome::Request(req, rest) => (req, rest),
-            ReadOutcome::Reject(answer) => return answer_and_close(stream, &answer).await,
-            ReadOutcome::Drop => return,
-        };
-        if !req.is_upgrade() {
-            return answer_and_close(stream, &handshake::response_426()).await;
-        }
-        let Ok(stream) = stream.into_std().and_then(connection::register) else {
-            return;
-        };
-        if self.inst.is_closed() {
-            return;
-        }
-        let conn = Conn::new(&self.inst, self.config.conn, stream.clone());
-        conn.register_pending(leftover);
-        let json = req.to_json(peer, local);
-        self.inst
-            .bridge
-            .events()
-            .push(kind::UPGRADE, conn.id, self.id, &json);
-        // The connection lives in a task of its own, so this (larger) future's
-        // memory is freed now.
-        let server = self.clone();
-        tokio::spawn(connection::run(conn, stream, move |c| {
-            server.conns.lock().unwrap().remove(&c.id);
-        }));
+  /// Tracks an open connection for the heartbeat.
+  fn track(&self, conn: &Arc<Conn>) {
+    if self.config.heartbeat.is_some() {
+      self.conns.lock().unwrap().insert(conn.id, conn.clone());
     }
+  }
 
-    async fn heartbeat(self: Arc<Self>, (interval, timeout): (Duration, Duration)) {
-        let (interval_ms, timeout_ms) = (interval.as_millis() as u64, timeout.as_millis() as u64);
-        // One timer for the whole server, ticking at the finer of the two periods.
-        let period = interval.min(timeout).max(Duration::from_millis(10));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let conns: Vec<Arc<Conn>> = self.conns.lock().unwrap().values().cloned().collect();
-            if self.closed.load(Ordering::SeqCst) && (conns.is_empty() || self.inst.is_closed()) {
-                break;
-            }
-            let now = connection::clock();
-            for c in conns {
-                let seen = c.last_seen.load(Ordering::Relaxed);
-                let pinged = c.pinged_at.load(Ordering::Relaxed);
-                if pinged > seen {
-                    if now - pinged >= timeout_ms {
-                        c.terminate();
-                    }
-                } else if now - seen >= interval_ms {
-                    c.pinged_at.store(now, Ordering::Relaxed);
-                    c.send_control(frame::OP_PING, &[]);
-                }
-            }
-        }
-    }
+  /// The per-connection settings of a server.
+  pub fn conn_options(inst: &Instance, id: u32) -> Option<ConnOptions> {
+    Self::get(inst, id).ok().map(|s| s.config.conn)
+  }
 
-    /// Tracks an open connection for the heartbeat.
-    fn track(&self, conn: &Arc<Conn>) {
-        if self.config.heartbeat.is_some() {
-            self.conns.lock().unwrap().insert(conn.id, conn.clone());
-        }
+  /// A connection whose upgrade JS accepted (JS thread).
+  pub fn accepted(inst: &Instance, id: u32, conn: &Arc<Conn>) {
+    if let Ok(s) = Self::get(inst, id) {
+      s.track(conn);
     }
-
-    /// The per-connection settings of a server.
-    pub fn conn_options(inst: &Instance, id: u32) -> Option<ConnOptions> {
-        Self::get(inst, id).ok().map(|s| s.config.conn)
-    }
-
-    /// A connection whose upgrade JS accepted (JS thread).
-    pub fn accepted(inst: &Instance, id: u32, conn: &Arc<Conn>) {
-        if let Ok(s) = Self::get(inst, id) {
-            s.track(conn);
-        }
-    }
+  }
 }
 
 async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
-    let _ = stream.write_all(answer).await;
-    let _ = stream.shutdown().await;
-    let mut buf = [0u8; 1024];
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        use tokio::io::AsyncReadExt;
-        while let Ok(n) = stream.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
+  let _ = stream.write_all(answer).await;
+  let _ = stream.shutdown().await;
+  let mut buf = [0u8; 1024];
+  let _ = tokio::time::timeout(Duration::from_secs(2), async {
+    use tokio::io::AsyncReadExt;
+    while let Ok(n) = stream.read(&mut buf).await {
+      if n == 0 {
+        break;
+      }
+    }
+  })
+  .await;
 }

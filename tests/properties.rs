@@ -27,7 +27,8 @@ impl Sink for Collect {
   }
 }
 
-const SERVER: Limits = Limits { max_payload: 1 << 16, max_fragments: 64, skip_utf8_validation: false, expect_masked: true };
+const SERVER: Limits =
+  Limits { max_payload: 1 << 16, max_fragments: 64, skip_utf8_validation: false, expect_masked: true };
 
 /// Feeds `input` in chunks of the given sizes, as the connection does
 /// (keeping the unconsumed tail). Returns what was parsed and the end state.
@@ -61,10 +62,7 @@ enum Msg {
 }
 
 fn msg() -> impl Strategy<Value = Msg> {
-  prop_oneof![
-    ".{0,300}".prop_map(Msg::Text),
-    proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Msg::Binary),
-  ]
+  prop_oneof![".{0,300}".prop_map(Msg::Text), proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Msg::Binary),]
 }
 
 /// Encodes messages as a client would: masked, each split into up to

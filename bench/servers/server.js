@@ -4,18 +4,32 @@
 // uWebSockets.js and on wsrs.
 //   node bench/servers/server.js IMPL MODE PORT
 //   IMPL: ws | uws | wsrs     MODE: echo | broadcast | publish | idle
+//   wsrs only: MODE:N (e.g. echo:2) runs N worker threads, each with its own
+//   server on the same port (`reusePort`).
 // Prints "ready" once listening.
 
-const [impl, mode, portArg] = process.argv.slice(2);
+const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
+
+const [impl, modeArg, portArg] = isMainThread ? process.argv.slice(2) : workerData;
+const [mode, threadsArg] = modeArg.split(':');
+const threads = Number(threadsArg) || 0;
 const port = Number(portArg);
 
 if (mode === 'idle' && typeof global.gc === 'function') setInterval(global.gc, 500).unref();
 
 function ready() {
-  console.log('ready');
+  if (isMainThread) console.log('ready');
+  else parentPort.postMessage('ready');
 }
 
-if (impl === 'uws') {
+if (threads > 0 && isMainThread) {
+  // N worker threads sharing the port; ready once all of them listen.
+  let waiting = threads;
+  for (let i = 0; i < threads; i++) {
+    const w = new Worker(__filename, { workerData: [impl, mode, portArg] });
+    w.once('message', () => --waiting === 0 && ready());
+  }
+} else if (impl === 'uws') {
   const uWS = require('@trufflesuite/uws-js-unofficial');
   const sockets = new Set();
   const app = uWS.App();
@@ -41,7 +55,10 @@ if (impl === 'uws') {
   });
 } else {
   const WebSocket = require(impl === 'wsrs' ? '../..' : 'ws');
-  const wss = new WebSocket.WebSocketServer({ port, host: '127.0.0.1', maxPayload: 100 * 1024 * 1024 }, ready);
+  const wss = new WebSocket.WebSocketServer(
+    { port, host: '127.0.0.1', maxPayload: 100 * 1024 * 1024, reusePort: !isMainThread },
+    ready
+  );
   wss.on('connection', (ws) => {
     if (mode === 'echo') {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

@@ -333,7 +333,12 @@ async fn connect_all(port: u16, conns: usize) -> (Vec<TcpStream>, u64) {
 async fn idle(port: u16, conns: usize, secs: f64) -> String {
   let start = Instant::now();
   let (streams, errors) = connect_all(port, conns).await;
-  println!("{{\"ready\":{},\"errors\":{},\"connect_secs\":{:.2}}}", streams.len(), errors, start.elapsed().as_secs_f64());
+  println!(
+    "{{\"ready\":{},\"errors\":{},\"connect_secs\":{:.2}}}",
+    streams.len(),
+    errors,
+    start.elapsed().as_secs_f64()
+  );
   tokio::time::sleep(Duration::from_secs_f64(secs)).await;
   drop(streams);
   "{\"done\":true}".to_string()
