@@ -175,6 +175,7 @@ test('the module loaded twice on one thread: two instances that never cross', (t
         t.deepEqual(out.echoes, ['A:x', 'B:x', 'A:x', 'B:x']);
         t.deepEqual(out.handled, { A: 2, B: 2 }, 'each server saw only its own clients');
         t.not(out.instances[0], out.instances[1]);
+        t.regex(out.mixed, /^TypeError: The "WebSocket" option must be the WebSocket class of the same copy of wsrs/);
         t.true(out.afterGc < out.beforeGc, `unused copies are collected: ${out.beforeGc} -> ${out.afterGc}`);
         resolve();
       }

@@ -344,6 +344,15 @@ class WebSocketServer extends EventEmitter {
       `Sec-WebSocket-Accept: ${digest}`
     ];
     const ws = new this.options.WebSocket(null, undefined, this.options);
+    if (!(ws instanceof WebSocket)) {
+      // Its native half would be another copy's (another thread's, or a
+      // copy loaded again after require.cache was cleared): never answer
+      // from the wrong instance.
+      throw new TypeError(
+        'The "WebSocket" option must be the WebSocket class of the same copy of wsrs as the server ' +
+          '(or a subclass of it); this one comes from another copy of the module'
+      );
+    }
 
     if (protocols.size) {
       const protocol = this.options.handleProtocols
