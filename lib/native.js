@@ -16,6 +16,8 @@
 const path = require('path');
 
 const addon = require(path.join(__dirname, '..', 'wsrs.node'));
+/** The addon's exports that are not functions of an instance. */
+const NOT_PER_INSTANCE = new Set(['Native', 'processStats', 'reusePortSupported']);
 
 const K_UPGRADE = 1;
 const K_MESSAGE = 2;
@@ -284,7 +286,13 @@ function copy(ab, start, len) {
   return out;
 }
 
-const binding = new addon.Native(onWake);
+// This copy's instance. Its functions take the instance's id first; `binding`
+// has them with the id bound, under the same names.
+const instance = new addon.Native(onWake);
+const binding = {};
+for (const name of Object.keys(addon)) {
+  if (typeof addon[name] === 'function' && !NOT_PER_INSTANCE.has(name)) binding[name] = addon[name].bind(null, instance.id);
+}
 
 /**
  * The per-connection settings Rust needs, from ws-style options (the same
@@ -344,6 +352,7 @@ module.exports = {
   stats,
   addSocket,
   binding,
+  instance,
   ref,
   removeServer,
   removeSocket,

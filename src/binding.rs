@@ -201,353 +201,413 @@ impl Native {
     Ok(Native { js })
   }
 
-  fn live(&self) -> Result<&JsThread> {
-    if self.js.is_torn_down() {
-      return Err(torn_down());
-    }
-    Ok(&self.js)
+  /// The instance's id among this environment's copies (what the
+  /// functions below take first).
+  #[napi(getter)]
+  pub fn id(&self) -> u32 {
+    self.js.id
   }
+}
 
-  /// Keeps the event loop alive (true) while any server listens or socket is
-  /// open, exactly like ws's sockets do; false lets the process exit.
-  #[napi]
-  pub fn set_ref(&self, on: bool) {
-    self.js.set_ref(on);
+/// This environment's copy `id` (see `Native`).
+fn copy(env: &Env, id: u32) -> Result<Rc<JsThread>> {
+  // SAFETY: called by napi on the JS thread of `env`.
+  unsafe { crate::js_thread::copy(env.raw(), id) }
+    .ok_or_else(|| Error::from_reason(format!("wsrs: no instance {id} in this environment")))
+}
+
+/// Like `copy`, for calls that start something: refused after teardown.
+fn live(env: &Env, id: u32) -> Result<Rc<JsThread>> {
+  let js = copy(env, id)?;
+  if js.is_torn_down() {
+    return Err(torn_down());
   }
+  Ok(js)
+}
 
-  /// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
-  /// `undefined` when there is none.
-  #[napi(ts_return_type = "Buffer | undefined")]
-  pub fn drain(&self, env: Env) -> Result<RawValue> {
-    let js = &self.js;
-    let mut spare = js.spare.borrow_mut();
-    js.inst.bridge.take(&mut spare);
-    let mut value = ptr::null_mut();
-    if spare.is_empty() {
-      unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
-      return Ok(RawValue(value));
-    }
-    let len = spare.encoded_len();
-    let mut data = ptr::null_mut();
-    let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
-    if status != sys::Status::napi_ok {
-      return Err(Error::from_reason("cannot allocate the event buffer"));
-    }
-    let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
-    spare.encode_into(out);
-    if !spare.owned.is_empty() {
-      js.owned.borrow_mut().extend(spare.owned.drain(..));
-    }
-    spare.clear();
-    Ok(RawValue(value))
+/// Keeps the event loop alive (true) while any server listens or socket is
+/// open, exactly like ws's sockets do; false lets the process exit.
+#[napi]
+pub fn set_ref(env: Env, id: u32, on: bool) -> Result<()> {
+  copy(&env, id)?.set_ref(on);
+  Ok(())
+}
+
+/// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
+/// `undefined` when there is none.
+#[napi(ts_return_type = "Buffer | undefined")]
+pub fn drain(env: Env, id: u32) -> Result<RawValue> {
+  let js = copy(&env, id)?;
+  let mut spare = js.spare.borrow_mut();
+  js.inst.bridge.take(&mut spare);
+  let mut value = ptr::null_mut();
+  if spare.is_empty() {
+    unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
+    return Ok(RawValue(value));
   }
-
-  /// The buffer of the next event flagged as owned (a large message), handed
-  /// over without a copy; when V8 frees it, its memory goes back to the pool.
-  #[napi(ts_return_type = "Buffer")]
-  pub fn take_owned(&self, env: Env) -> Result<RawValue> {
-    let mut data = self.js.owned.borrow_mut().pop_front().unwrap_or_default();
-    let len = data.len();
-    let ptr = data.as_mut_ptr();
-    let hint = Box::into_raw(Box::new(data));
-    let mut value = ptr::null_mut();
-    let status = unsafe {
-      sys::napi_create_external_buffer(env.raw(), len, ptr.cast(), Some(return_to_pool), hint.cast(), &mut value)
-    };
-    if status == sys::Status::napi_ok {
-      return Ok(RawValue(value));
-    }
-    // No external buffers in this runtime: copy.
-    let data = unsafe { Box::from_raw(hint) };
-    let status =
-      unsafe { sys::napi_create_buffer_copy(env.raw(), len, data.as_ptr().cast(), ptr::null_mut(), &mut value) };
-    pool::give(*data);
-    if status != sys::Status::napi_ok {
-      return Err(Error::from_reason("cannot create a message buffer"));
-    }
-    Ok(RawValue(value))
+  let len = spare.encoded_len();
+  let mut data = ptr::null_mut();
+  let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
+  if status != sys::Status::napi_ok {
+    return Err(Error::from_reason("cannot allocate the event buffer"));
   }
-
-  /// Writes what was sent since the last flush, one write per connection
-  /// (see `FlushList::flush` for which and in what order); with `collect`,
-  /// also which connections have everything written. `undefined` when
-  /// there is nothing to report.
-  #[napi]
-  pub fn flush(&self, collect: Option<bool>) -> Option<FlushResult> {
-    let (bridged, written, more) = self.js.registry.borrow_mut().flush(collect.unwrap_or(false));
-    if bridged.is_empty() && written.is_empty() && !more {
-      return None;
-    }
-    let written = (!written.is_empty()).then_some(written);
-    let bridged = (!bridged.is_empty()).then(|| {
-      bridged
-        .into_iter()
-        .map(|w| BridgeOut {
-          slot: w.slot,
-          data: (!w.data.is_empty()).then(|| Buffer::from(w.data)),
-          end: w.end,
-          destroy: w.destroy,
-        })
-        .collect()
-    });
-    Some(FlushResult { bridged, written, more })
+  let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
+  spare.encode_into(out);
+  if !spare.owned.is_empty() {
+    js.owned.borrow_mut().extend(spare.owned.drain(..));
   }
+  spare.clear();
+  Ok(RawValue(value))
+}
 
-  /// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
-  /// Duplex) and moves the bytes; Rust keeps the protocol. False if the
-  /// server is gone.
-  #[napi]
-  pub fn bridge_open(&self, server_id: u32, slot: u32) -> Result<bool> {
-    let js = self.live()?;
-    let Some(opts) = Server::conn_options(&js.inst, server_id) else {
-      return Ok(false);
-    };
-    let conn = Conn::new_bridged(&js.inst, opts, slot);
-    js.registry.borrow_mut().insert(slot, server_id, conn);
-    Ok(true)
+/// The buffer of the next event flagged as owned (a large message), handed
+/// over without a copy; when V8 frees it, its memory goes back to the pool.
+#[napi(ts_return_type = "Buffer")]
+pub fn take_owned(env: Env, id: u32) -> Result<RawValue> {
+  let mut data = copy(&env, id)?.owned.borrow_mut().pop_front().unwrap_or_default();
+  let len = data.len();
+  let ptr = data.as_mut_ptr();
+  let hint = Box::into_raw(Box::new(data));
+  let mut value = ptr::null_mut();
+  let status = unsafe {
+    sys::napi_create_external_buffer(env.raw(), len, ptr.cast(), Some(return_to_pool), hint.cast(), &mut value)
+  };
+  if status == sys::Status::napi_ok {
+    return Ok(RawValue(value));
   }
-
-  /// Bytes read from a bridged connection's socket.
-  #[napi]
-  pub fn bridge_feed(&self, slot: u32, data: BufferSlice) -> bool {
-    let mut bytes = data.to_vec();
-    self.js.registry.borrow_mut().feed(slot, &mut bytes)
+  // No external buffers in this runtime: copy.
+  let data = unsafe { Box::from_raw(hint) };
+  let status =
+    unsafe { sys::napi_create_buffer_copy(env.raw(), len, data.as_ptr().cast(), ptr::null_mut(), &mut value) };
+  pool::give(*data);
+  if status != sys::Status::napi_ok {
+    return Err(Error::from_reason("cannot create a message buffer"));
   }
+  Ok(RawValue(value))
+}
 
-  /// Registers a WebSocketServer's settings under `server_id`: those of its
-  /// connections and its own.
-  #[napi]
-  pub fn create_server(&self, server_id: u32, conn: ConnectionOptions, o: ServerOptions) -> Result<()> {
-    let js = self.live()?;
-    Server::create(
-      &js.inst,
-      server_id,
-      ServerConfig {
-        conn: conn_options(&conn, false),
-        heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
-        handshake_timeout: millis(o.handshake_timeout),
-        max_header_size: o.max_header_size as usize,
-      },
-    );
-    Ok(())
+/// Writes what was sent since the last flush, one write per connection
+/// (see `FlushList::flush` for which and in what order); with `collect`,
+/// also which connections have everything written. `undefined` when
+/// there is nothing to report.
+#[napi]
+pub fn flush(env: Env, id: u32, collect: Option<bool>) -> Result<Option<FlushResult>> {
+  let (bridged, written, more) = copy(&env, id)?.registry.borrow_mut().flush(collect.unwrap_or(false));
+  if bridged.is_empty() && written.is_empty() && !more {
+    return Ok(None);
   }
+  let written = (!written.is_empty()).then_some(written);
+  let bridged = (!bridged.is_empty()).then(|| {
+    bridged
+      .into_iter()
+      .map(|w| BridgeOut {
+        slot: w.slot,
+        data: (!w.data.is_empty()).then(|| Buffer::from(w.data)),
+        end: w.end,
+        destroy: w.destroy,
+      })
+      .collect()
+  });
+  Ok(Some(FlushResult { bridged, written, more }))
+}
 
-  /// Binds a listening socket for a created server, like `net.Server#listen`
-  /// (`reuse_port`: Node's `reusePort`).
-  #[napi]
-  pub fn listen(
-    &self,
-    server_id: u32,
-    host: Option<String>,
-    port: u32,
-    backlog: i32,
-    reuse_port: Option<bool>,
-  ) -> Result<ListenResult> {
-    let js = self.live()?;
-    let o = ListenOptions { host, port: port as u16, backlog, reuse_port: reuse_port.unwrap_or(false) };
-    Ok(match Server::listen(&js.inst, server_id, &o) {
-      Ok(addr) => ListenResult {
-        errno: 0,
-        address: addr.ip().to_string(),
-        family: if addr.is_ipv4() { "IPv4".into() } else { "IPv6".into() },
-        port: addr.port() as u32,
-      },
-      Err(e) => ListenResult {
-        errno: e.raw_os_error().unwrap_or(libc::EINVAL),
-        address: String::new(),
-        family: String::new(),
-        port: 0,
-      },
-    })
-  }
+/// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
+/// Duplex) and moves the bytes; Rust keeps the protocol. False if the
+/// server is gone.
+#[napi]
+pub fn bridge_open(env: Env, id: u32, server_id: u32, slot: u32) -> Result<bool> {
+  let js = live(&env, id)?;
+  let Some(opts) = Server::conn_options(&js.inst, server_id) else {
+    return Ok(false);
+  };
+  let conn = Conn::new_bridged(&js.inst, opts, slot);
+  js.registry.borrow_mut().insert(slot, server_id, conn);
+  Ok(true)
+}
 
-  /// Stops accepting; open connections stay open.
-  #[napi]
-  pub fn server_close(&self, server_id: u32) {
-    Server::close(&self.js.inst, server_id);
-  }
+/// Bytes read from a bridged connection's socket.
+#[napi]
+pub fn bridge_feed(env: Env, id: u32, slot: u32, data: BufferSlice) -> Result<bool> {
+  let mut bytes = data.to_vec();
+  Ok(copy(&env, id)?.registry.borrow_mut().feed(slot, &mut bytes))
+}
 
-  /// Forgets the server (after its 'close').
-  #[napi]
-  pub fn server_remove(&self, server_id: u32) {
-    Server::remove(&self.js.inst, server_id);
-  }
+/// Registers a WebSocketServer's settings under `server_id`: those of its
+/// connections and its own.
+#[napi]
+pub fn create_server(env: Env, id: u32, server_id: u32, conn: ConnectionOptions, o: ServerOptions) -> Result<()> {
+  let js = live(&env, id)?;
+  Server::create(
+    &js.inst,
+    server_id,
+    ServerConfig {
+      conn: conn_options(&conn, false),
+      heartbeat: (o.heartbeat_interval > 0.0).then(|| (millis(o.heartbeat_interval), millis(o.heartbeat_timeout))),
+      handshake_timeout: millis(o.handshake_timeout),
+      max_header_size: o.max_header_size as usize,
+    },
+  );
+  Ok(())
+}
 
-  /// Completes an upgrade: `head` (the 101 response) is written before
-  /// anything sent on `slot`. False if the peer is already gone.
-  #[napi]
-  pub fn accept(&self, request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> bool {
-    let js = &self.js;
-    let mut reg = js.registry.borrow_mut();
-    let Some((conn, leftover)) = Conn::accept(&js.inst, request_id, slot, &head, reg.flush_list()) else {
-      return false;
-    };
-    Server::accepted(&js.inst, server_id, &conn);
-    reg.insert_native(slot, server_id, conn, leftover);
-    true
-  }
+/// Binds a listening socket for a created server, like `net.Server#listen`
+/// (`reuse_port`: Node's `reusePort`).
+#[napi]
+pub fn listen(
+  env: Env,
+  id: u32,
+  server_id: u32,
+  host: Option<String>,
+  port: u32,
+  backlog: i32,
+  reuse_port: Option<bool>,
+) -> Result<ListenResult> {
+  let js = live(&env, id)?;
+  let o = ListenOptions { host, port: port as u16, backlog, reuse_port: reuse_port.unwrap_or(false) };
+  Ok(match Server::listen(&js.inst, server_id, &o) {
+    Ok(addr) => ListenResult {
+      errno: 0,
+      address: addr.ip().to_string(),
+      family: if addr.is_ipv4() { "IPv4".into() } else { "IPv6".into() },
+      port: addr.port() as u32,
+    },
+    Err(e) => ListenResult {
+      errno: e.raw_os_error().unwrap_or(libc::EINVAL),
+      address: String::new(),
+      family: String::new(),
+      port: 0,
+    },
+  })
+}
 
-  /// Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
-  /// `head` (the 101 response) is written first and `preread` is parsed as
-  /// if just read.
-  #[napi]
-  pub fn adopt(&self, server_id: u32, fd: i32, slot: u32, head: BufferSlice, preread: BufferSlice) -> Result<()> {
-    let js = self.live()?;
-    let mut reg = js.registry.borrow_mut();
-    let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
-      .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-    reg.insert_native(slot, server_id, conn, preread.to_vec());
-    Ok(())
-  }
+/// Stops accepting; open connections stay open.
+#[napi]
+pub fn server_close(env: Env, id: u32, server_id: u32) -> Result<()> {
+  Server::close(&copy(&env, id)?.inst, server_id);
+  Ok(())
+}
 
-  /// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
-  #[napi]
-  pub fn reject(&self, request_id: u32, answer: Option<BufferSlice>) {
-    Conn::reject(&self.js.inst, request_id, answer.as_deref());
-  }
+/// Forgets the server (after its 'close').
+#[napi]
+pub fn server_remove(env: Env, id: u32, server_id: u32) -> Result<()> {
+  Server::remove(&copy(&env, id)?.inst, server_id);
+  Ok(())
+}
 
-  /// Forgets a closed connection's slot (after its CLOSED event), with its
-  /// topic subscriptions.
-  #[napi]
-  pub fn release(&self, slot: u32) {
-    self.js.registry.borrow_mut().remove(slot);
-  }
+/// Completes an upgrade: `head` (the 101 response) is written before
+/// anything sent on `slot`. False if the peer is already gone.
+#[napi]
+pub fn accept(env: Env, id: u32, request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> Result<bool> {
+  let js = copy(&env, id)?;
+  let mut reg = js.registry.borrow_mut();
+  let Some((conn, leftover)) = Conn::accept(&js.inst, request_id, slot, &head, reg.flush_list()) else {
+    return Ok(false);
+  };
+  Server::accepted(&js.inst, server_id, &conn);
+  reg.insert_native(slot, server_id, conn, leftover);
+  Ok(true)
+}
 
-  #[napi]
-  pub fn subscribe(&self, slot: u32, topic: String) -> bool {
-    self.js.registry.borrow_mut().subscribe(slot, &topic)
-  }
+/// Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
+/// `head` (the 101 response) is written first and `preread` is parsed as
+/// if just read.
+#[napi]
+pub fn adopt(
+  env: Env,
+  id: u32,
+  server_id: u32,
+  fd: i32,
+  slot: u32,
+  head: BufferSlice,
+  preread: BufferSlice,
+) -> Result<()> {
+  let js = live(&env, id)?;
+  let mut reg = js.registry.borrow_mut();
+  let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
+    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+  reg.insert_native(slot, server_id, conn, preread.to_vec());
+  Ok(())
+}
 
-  #[napi]
-  pub fn unsubscribe(&self, slot: u32, topic: String) -> bool {
-    self.js.registry.borrow_mut().unsubscribe(slot, &topic)
-  }
+/// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
+#[napi]
+pub fn reject(env: Env, id: u32, request_id: u32, answer: Option<BufferSlice>) -> Result<()> {
+  Conn::reject(&copy(&env, id)?.inst, request_id, answer.as_deref());
+  Ok(())
+}
 
-  #[napi]
-  pub fn is_subscribed(&self, slot: u32, topic: String) -> bool {
-    self.js.registry.borrow().is_subscribed(slot, &topic)
-  }
+/// Forgets a closed connection's slot (after its CLOSED event), with its
+/// topic subscriptions.
+#[napi]
+pub fn release(env: Env, id: u32, slot: u32) -> Result<()> {
+  copy(&env, id)?.registry.borrow_mut().remove(slot);
+  Ok(())
+}
 
-  #[napi]
-  pub fn topics(&self, slot: u32) -> Vec<String> {
-    self.js.registry.borrow().topics_of(slot)
-  }
+#[napi]
+pub fn subscribe(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
+  Ok(copy(&env, id)?.registry.borrow_mut().subscribe(slot, &topic))
+}
 
-  /// Frames the message once and queues it to every subscriber of `topic`
-  /// (but `except`, a slot, or -1). Returns the number of recipients.
-  #[napi]
-  pub fn publish(&self, topic: String, data: Either<String, BufferSlice>, opcode: u32, except: i32) -> u32 {
-    let except = (except >= 0).then_some(except as u32);
-    let mut r = self.js.registry.borrow_mut();
-    match &data {
-      Either::A(s) => r.publish(&topic, opcode as u8, s.as_bytes(), except),
-      Either::B(b) => r.publish(&topic, opcode as u8, b, except),
-    }
-  }
+#[napi]
+pub fn unsubscribe(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
+  Ok(copy(&env, id)?.registry.borrow_mut().unsubscribe(slot, &topic))
+}
 
-  /// Like `publish`, to every open connection of a server.
-  #[napi]
-  pub fn broadcast(&self, server_id: u32, data: Either<String, BufferSlice>, opcode: u32, except: i32) -> u32 {
-    let except = (except >= 0).then_some(except as u32);
-    let mut r = self.js.registry.borrow_mut();
-    match &data {
-      Either::A(s) => r.broadcast(server_id, opcode as u8, s.as_bytes(), except),
-      Either::B(b) => r.broadcast(server_id, opcode as u8, b, except),
-    }
-  }
+#[napi]
+pub fn is_subscribed(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
+  Ok(copy(&env, id)?.registry.borrow().is_subscribed(slot, &topic))
+}
 
-  /// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
-  /// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
-  #[napi]
-  pub fn send_buffer(&self, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> u32 {
-    self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, &data, l)))
-  }
+#[napi]
+pub fn topics(env: Env, id: u32, slot: u32) -> Result<Vec<String>> {
+  Ok(copy(&env, id)?.registry.borrow().topics_of(slot))
+}
 
-  /// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
-  #[napi]
-  pub fn send_string(&self, slot: u32, data: String, opcode: u32, fin: bool) -> u32 {
-    self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, data.as_bytes(), l)))
-  }
+/// Frames the message once and queues it to every subscriber of `topic`
+/// (but `except`, a slot, or -1). Returns the number of recipients.
+#[napi]
+pub fn publish(
+  env: Env,
+  id: u32,
+  topic: String,
+  data: Either<String, BufferSlice>,
+  opcode: u32,
+  except: i32,
+) -> Result<u32> {
+  let except = (except >= 0).then_some(except as u32);
+  let js = copy(&env, id)?;
+  let mut r = js.registry.borrow_mut();
+  Ok(match &data {
+    Either::A(s) => r.publish(&topic, opcode as u8, s.as_bytes(), except),
+    Either::B(b) => r.publish(&topic, opcode as u8, b, except),
+  })
+}
 
-  /// Queues bytes that are already a frame (ws's `Sender.frame()` output);
-  /// returns as `sendBuffer`.
-  #[napi]
-  pub fn send_raw(&self, slot: u32, frame: BufferSlice) -> u32 {
-    self.js.registry.borrow_mut().with_conn(slot, 1, |c, l| if c.send_framed(&frame, l) { 0 } else { 1 })
-  }
+/// Like `publish`, to every open connection of a server.
+#[napi]
+pub fn broadcast(
+  env: Env,
+  id: u32,
+  server_id: u32,
+  data: Either<String, BufferSlice>,
+  opcode: u32,
+  except: i32,
+) -> Result<u32> {
+  let except = (except >= 0).then_some(except as u32);
+  let js = copy(&env, id)?;
+  let mut r = js.registry.borrow_mut();
+  Ok(match &data {
+    Either::A(s) => r.broadcast(server_id, opcode as u8, s.as_bytes(), except),
+    Either::B(b) => r.broadcast(server_id, opcode as u8, b, except),
+  })
+}
 
-  /// Sends a close frame (`code` undefined = no body). With `end`, or in
-  /// answer to the peer's close frame, the connection ends once it is written.
-  #[napi]
-  pub fn close(&self, slot: u32, code: Option<u32>, reason: Option<BufferSlice>, end: Option<bool>) {
-    let reason = reason.as_deref().unwrap_or(&[]);
-    self
-      .js
+/// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
+/// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
+#[napi]
+pub fn send_buffer(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
+  Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, &data, l))))
+}
+
+/// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
+#[napi]
+pub fn send_string(env: Env, id: u32, slot: u32, data: String, opcode: u32, fin: bool) -> Result<u32> {
+  Ok(
+    copy(&env, id)?
       .registry
       .borrow_mut()
-      .with_conn(slot, (), |c, l| c.close(code.map(|c| c as u16), reason, end.unwrap_or(false), l))
-  }
+      .with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, data.as_bytes(), l))),
+  )
+}
 
-  #[napi]
-  pub fn terminate(&self, slot: u32) {
-    self.js.registry.borrow_mut().with_conn(slot, (), |c, _| c.terminate())
-  }
+/// Queues bytes that are already a frame (ws's `Sender.frame()` output);
+/// returns as `sendBuffer`.
+#[napi]
+pub fn send_raw(env: Env, id: u32, slot: u32, frame: BufferSlice) -> Result<u32> {
+  Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, 1, |c, l| if c.send_framed(&frame, l) { 0 } else { 1 }))
+}
 
-  #[napi]
-  pub fn pause(&self, slot: u32) {
-    self.js.registry.borrow_mut().set_paused(slot, true)
-  }
+/// Sends a close frame (`code` undefined = no body). With `end`, or in
+/// answer to the peer's close frame, the connection ends once it is written.
+#[napi]
+pub fn close(
+  env: Env,
+  id: u32,
+  slot: u32,
+  code: Option<u32>,
+  reason: Option<BufferSlice>,
+  end: Option<bool>,
+) -> Result<()> {
+  let reason = reason.as_deref().unwrap_or(&[]);
+  let js = copy(&env, id)?;
+  js.registry.borrow_mut().with_conn(slot, (), |c, l| c.close(code.map(|c| c as u16), reason, end.unwrap_or(false), l));
+  Ok(())
+}
 
-  #[napi]
-  pub fn resume(&self, slot: u32) {
-    self.js.registry.borrow_mut().set_paused(slot, false)
-  }
+#[napi]
+pub fn terminate(env: Env, id: u32, slot: u32) -> Result<()> {
+  copy(&env, id)?.registry.borrow_mut().with_conn(slot, (), |c, _| c.terminate());
+  Ok(())
+}
 
-  /// Bytes queued but not yet written to the socket.
-  #[napi]
-  pub fn buffered(&self, slot: u32) -> u32 {
-    self.js.registry.borrow().get(slot).map_or(0, |c| c.buffered_amount().min(u32::MAX as usize) as u32)
-  }
+#[napi]
+pub fn pause(env: Env, id: u32, slot: u32) -> Result<()> {
+  copy(&env, id)?.registry.borrow_mut().set_paused(slot, true);
+  Ok(())
+}
 
-  /// Counters for leak checks (tests, monitoring): this instance's, and
-  /// the process's.
-  #[napi]
-  pub fn stats(&self) -> Stats {
-    let js = &self.js;
-    let (tasks, pending) = js.inst.counts();
-    let (sockets, topics) = js.registry.borrow().counts();
-    let (instances, all_tasks) = crate::instance::process_counts();
-    Stats {
-      tasks: tasks as u32,
-      pending: pending as u32,
-      sockets: sockets as u32,
-      topics: topics as u32,
-      native_servers: js.inst.servers.lock().unwrap().len() as u32,
-      instance: js.inst.id,
-      process_instances: instances as u32,
-      process_tasks: all_tasks as u32,
-    }
-  }
+#[napi]
+pub fn resume(env: Env, id: u32, slot: u32) -> Result<()> {
+  copy(&env, id)?.registry.borrow_mut().set_paused(slot, false);
+  Ok(())
+}
 
-  /// A client connection whose handshake Node completed on a plain TCP
-  /// socket: Rust takes it over (as `adopt`), in the client role (masked
-  /// frames).
-  #[napi]
-  pub fn client_adopt(&self, fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptions) -> Result<()> {
-    let js = self.live()?;
-    let mut reg = js.registry.borrow_mut();
-    let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
-      .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-    reg.insert_native(slot, 0, conn, preread.to_vec());
-    Ok(())
-  }
+/// Bytes queued but not yet written to the socket.
+#[napi]
+pub fn buffered(env: Env, id: u32, slot: u32) -> Result<u32> {
+  Ok(copy(&env, id)?.registry.borrow().get(slot).map_or(0, |c| c.buffered_amount().min(u32::MAX as usize) as u32))
+}
 
-  /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
-  #[napi]
-  pub fn client_bridge_open(&self, slot: u32, o: ConnectionOptions) -> Result<bool> {
-    let js = self.live()?;
-    let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
-    js.registry.borrow_mut().insert(slot, 0, conn);
-    Ok(true)
-  }
+/// Counters for leak checks (tests, monitoring): this instance's, and
+/// the process's.
+#[napi]
+pub fn stats(env: Env, id: u32) -> Result<Stats> {
+  let js = copy(&env, id)?;
+  let (tasks, pending) = js.inst.counts();
+  let (sockets, topics) = js.registry.borrow().counts();
+  let (instances, all_tasks) = crate::instance::process_counts();
+  let native_servers = js.inst.servers.lock().unwrap().len() as u32;
+  Ok(Stats {
+    tasks: tasks as u32,
+    pending: pending as u32,
+    sockets: sockets as u32,
+    topics: topics as u32,
+    native_servers,
+    instance: js.inst.id,
+    process_instances: instances as u32,
+    process_tasks: all_tasks as u32,
+  })
+}
+
+/// A client connection whose handshake Node completed on a plain TCP
+/// socket: Rust takes it over (as `adopt`), in the client role (masked
+/// frames).
+#[napi]
+pub fn client_adopt(env: Env, id: u32, fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptions) -> Result<()> {
+  let js = live(&env, id)?;
+  let mut reg = js.registry.borrow_mut();
+  let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
+    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+  reg.insert_native(slot, 0, conn, preread.to_vec());
+  Ok(())
+}
+
+/// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
+#[napi]
+pub fn client_bridge_open(env: Env, id: u32, slot: u32, o: ConnectionOptions) -> Result<bool> {
+  let js = live(&env, id)?;
+  let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
+  js.registry.borrow_mut().insert(slot, 0, conn);
+  Ok(true)
 }

@@ -26,6 +26,8 @@ use crate::reactor::{Hooks, Poller, Reactor};
 use crate::registry::Registry;
 
 pub struct JsThread {
+  /// Its index among the copies of its environment (`copy`).
+  pub id: u32,
   pub inst: Arc<Instance>,
   env: sys::napi_env,
   pub registry: RefCell<Registry>,
@@ -92,6 +94,7 @@ impl JsThread {
         return Err(fail("napi"));
       }
       let js = Rc::new(JsThread {
+        id: next_id(env)?,
         inst,
         env,
         registry: RefCell::new(Registry::default()),
@@ -144,6 +147,7 @@ impl JsThread {
       let hook = Rc::into_raw(js.clone());
       js.hook.set(hook);
       sys::napi_add_env_cleanup_hook(env, Some(env_cleanup), hook as *mut c_void);
+      (*copies(env).expect("registered by next_id")).0.borrow_mut()[js.id as usize] = Some(js.clone());
       Ok(js)
     }
   }
@@ -250,6 +254,13 @@ impl JsThread {
 
   /// JS dropped the instance (the `Native` object was collected).
   pub fn dropped(self: &Rc<Self>) {
+    // SAFETY: a finalizer runs on the JS thread of `env`.
+    if let Some(c) = unsafe { copies(self.env) } {
+      // SAFETY: the environment's live instance data.
+      if let Some(e) = unsafe { &*c }.0.borrow_mut().get_mut(self.id as usize) {
+        *e = None;
+      }
+    }
     let hook = self.hook.replace(ptr::null());
     if !hook.is_null() {
       // SAFETY: the hook was added with this argument and has not run.
@@ -262,6 +273,61 @@ impl JsThread {
   }
 }
 
+/// An environment's copies of the module, by id: its napi instance data.
+/// The functions JS calls take a copy's id and find it here (a napi class
+/// method would cost a reference and a borrow check per call).
+pub struct Copies(RefCell<Vec<Option<Rc<JsThread>>>>);
+
+/// This environment's copies (None before the first one starts).
+///
+/// # Safety
+/// On the JS thread of `env`.
+unsafe fn copies(env: sys::napi_env) -> Option<*const Copies> {
+  let mut data = ptr::null_mut();
+  // SAFETY: as the caller promises.
+  let ok = unsafe { sys::napi_get_instance_data(env, &mut data) } == sys::Status::napi_ok;
+  (ok && !data.is_null()).then_some(data as *const Copies)
+}
+
+/// Reserves the next id among this environment's copies.
+unsafe fn next_id(env: sys::napi_env) -> Result<u32, String> {
+  // SAFETY: as the caller promises.
+  let c = match unsafe { copies(env) } {
+    Some(c) => c,
+    None => {
+      let boxed = Box::into_raw(Box::new(Copies(RefCell::new(Vec::new()))));
+      // SAFETY: the box is freed by `free_copies` with the environment.
+      if unsafe { sys::napi_set_instance_data(env, boxed.cast(), Some(free_copies), ptr::null_mut()) }
+        != sys::Status::napi_ok
+      {
+        drop(unsafe { Box::from_raw(boxed) });
+        return Err("wsrs: cannot set this environment's instance data".into());
+      }
+      boxed
+    }
+  };
+  // SAFETY: the environment's live instance data.
+  let mut v = unsafe { &*c }.0.borrow_mut();
+  v.push(None);
+  Ok((v.len() - 1) as u32)
+}
+
+unsafe extern "C" fn free_copies(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+  // SAFETY: the box leaked in `next_id`, finalised once (after the
+  // cleanup hooks: every copy is torn down by then).
+  drop(unsafe { Box::from_raw(data as *mut Copies) });
+}
+
+/// Copy `id` of this environment.
+///
+/// # Safety
+/// On the JS thread of `env`.
+pub unsafe fn copy(env: sys::napi_env, id: u32) -> Option<Rc<JsThread>> {
+  // SAFETY: as the caller promises; the environment's live instance data.
+  let c = unsafe { &*copies(env)? };
+  c.0.borrow().get(id as usize).and_then(|e| e.clone())
+}
+
 /// The environment is exiting (worker terminated, `process.exit()`, main
 /// thread done): tear the instance down. No JS runs any more.
 unsafe extern "C" fn env_cleanup(arg: *mut c_void) {
@@ -269,6 +335,12 @@ unsafe extern "C" fn env_cleanup(arg: *mut c_void) {
   let js = unsafe { Rc::from_raw(arg as *const JsThread) };
   js.hook.set(ptr::null());
   js.teardown_with(false);
+  // SAFETY: the cleanup hook runs on the JS thread, before the instance data goes.
+  if let Some(c) = unsafe { copies(js.env) } {
+    if let Some(e) = unsafe { &*c }.0.borrow_mut().get_mut(js.id as usize) {
+      *e = None;
+    }
+  }
 }
 
 unsafe fn readable(ctx: *const c_void, slot: u32, hup: bool) {
