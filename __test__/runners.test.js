@@ -19,7 +19,9 @@ const RUNNERS = path.join(__dirname, 'runners');
 // Where the fixtures' require('wsrs') lands: a copy of what the published
 // package contains, so that they load this checkout as an installed package.
 const INSTALLED = path.join(RUNNERS, 'node_modules', 'wsrs');
-const PACKAGE_FILES = ['index.js', 'index.mjs', 'index.d.ts', 'package.json', 'lib', 'wsrs.node'];
+const { platformName } = require('../lib/addon');
+const BINARY = `wsrs.${platformName()}.node`;
+const PACKAGE_FILES = ['index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'package.json', 'lib', BINARY];
 
 const TIMEOUT = 90e3;
 // After a runner says something keeps it from exiting, how long it may take
@@ -72,7 +74,7 @@ const configurations = [
 
 test.before(() => {
   // Copied on every run: the addon changes between builds.
-  if (!fs.existsSync(path.join(ROOT, 'wsrs.node'))) throw new Error('wsrs.node is not built (npm run build)');
+  if (!fs.existsSync(path.join(ROOT, BINARY))) throw new Error(`${BINARY} is not built (npm run build)`);
   fs.rmSync(INSTALLED, { recursive: true, force: true });
   fs.mkdirSync(INSTALLED, { recursive: true });
   for (const f of PACKAGE_FILES) fs.cpSync(path.join(ROOT, f), path.join(INSTALLED, f), { recursive: true });

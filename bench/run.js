@@ -202,7 +202,10 @@ function fmt(n) {
 
 async function main() {
   if (!fs.existsSync(LOADGEN)) {
-    execFileSync('cargo', ['build', '--release', '-p', 'wsrs-bench'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync('cargo', ['build', '--release', '--manifest-path', 'bench/Cargo.toml', '--target-dir', targetDir], {
+      cwd: ROOT,
+      stdio: 'inherit'
+    });
   }
   console.log(`# wsrs benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, node ${process.version}`);
   console.log(`# servers pinned to CPU 0, load generator to CPU 1${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}; median of ${REPS}; ${SECS} s per run\n`);

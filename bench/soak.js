@@ -23,7 +23,7 @@ const fds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
-  if (!fs.existsSync(LOADGEN)) execFileSync('cargo', ['build', '--release', '-p', 'wsrs-bench'], { cwd: ROOT, stdio: 'inherit' });
+  if (!fs.existsSync(LOADGEN)) execFileSync('cargo', ['build', '--release', '--manifest-path', 'bench/Cargo.toml', '--target-dir', 'target'], { cwd: ROOT, stdio: 'inherit' });
   const server = spawn(process.execPath, ['--expose-gc', path.join(__dirname, 'servers', 'server.js'), 'wsrs', 'echo', String(PORT)], {
     stdio: ['ignore', 'pipe', 'inherit']
   });

@@ -13,9 +13,7 @@
 // written by `flush` once per JS turn, one write per connection (a large
 // fan-out in slices over a few turns).
 
-const path = require('path');
-
-const addon = require(path.join(__dirname, '..', 'wsrs.node'));
+const addon = require('./addon');
 /** The addon's exports that are not functions of an instance. */
 const NOT_PER_INSTANCE = new Set(['Native', 'processStats', 'reusePortSupported']);
 

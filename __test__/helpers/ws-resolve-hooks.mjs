@@ -1,4 +1,5 @@
-// Module resolve hooks (registered by use-impl-esm.mjs, run off-thread).
+// Module resolve hooks (registered by use-impl-esm.mjs: off-thread through
+// `module.register()`, or in-thread through `module.registerHooks()`).
 import { writeSync } from 'node:fs';
 
 const root = new URL('../../', import.meta.url);
@@ -12,7 +13,7 @@ let target = null;
 let implName = null;
 let reported = false;
 
-export async function initialize(data) {
+export function initialize(data) {
   implName = data && data.impl;
   if (!Object.prototype.hasOwnProperty.call(targets, implName)) {
     throw new Error(`ws-resolve-hooks: WS_IMPL must be one of ${Object.keys(targets).join(', ')} (got ${implName})`);
@@ -20,7 +21,8 @@ export async function initialize(data) {
   target = targets[implName];
 }
 
-export async function resolve(specifier, context, nextResolve) {
+/** The resolve hook, synchronous (`registerHooks`). */
+export function resolveSync(specifier, context, nextResolve) {
   if (specifier === 'ws') {
     if (!reported) {
       reported = true;
@@ -29,4 +31,9 @@ export async function resolve(specifier, context, nextResolve) {
     return { url: target, shortCircuit: true };
   }
   return nextResolve(specifier, context);
+}
+
+/** The resolve hook, asynchronous (`register`). */
+export async function resolve(specifier, context, nextResolve) {
+  return resolveSync(specifier, context, nextResolve);
 }
