@@ -76,7 +76,7 @@ impl JsThread {
   /// On the JS thread of `env`, with `on_wake` a function value of it.
   pub unsafe fn start(env: sys::napi_env, on_wake: sys::napi_value) -> Result<Rc<JsThread>, String> {
     let fail = |what: &str| format!("wsrs: cannot start an instance on this thread ({what})");
-    let poller = Poller::new().map_err(|e| fail(&format!("epoll: {e}")))?;
+    let (poller, poll) = Poller::new().map_err(|e| fail(&format!("poller: {e}")))?;
     let inst = Instance::new(poller);
     // SAFETY: napi calls on the JS thread with its env.
     unsafe {
@@ -135,7 +135,7 @@ impl JsThread {
       js.tsfn.set(tsfn);
       js.inst.bridge.set_waker(Box::new(TsfnWaker(tsfn)));
       let hooks = Hooks { ctx: Rc::as_ptr(&js).cast(), readable, deliver: deliver_from_reactor };
-      match Reactor::start(loop_.cast(), &js.inst.poller, hooks) {
+      match Reactor::start(loop_.cast(), poll, hooks) {
         Some(r) => *js.reactor.borrow_mut() = Some(r),
         None => {
           js.teardown();

@@ -2,8 +2,8 @@
 //! thread, inside its own event loop, like ws and uWebSockets.js do.
 //!
 //! Each instance (one per napi environment and copy of the module) has one
-//! epoll set holding its open connections' sockets (edge-triggered, for
-//! reading; the key is the connection's slot). libuv polls that epoll fd
+//! readiness set holding its open connections' sockets (edge-triggered, for
+//! reading; the token is the connection's slot). libuv polls that set's fd
 //! like any other (`uv_poll_t`), so when a peer sends, the JS thread wakes
 //! once, reads every ready socket, parses the frames and hands the events to
 //! JS in one call: no other thread is woken and no context switch happens on
@@ -13,92 +13,70 @@
 //! handshake, timers (close timeout, heartbeat) and waiting for a socket that
 //! was too full to take a write.
 //!
+//! The readiness set is mio's `Poll` (epoll on Linux, kqueue on macOS and
+//! the BSDs): mio does the portable part, and its fd is what libuv polls.
 //! libuv's functions are Node's own, looked up by name at first use (the
 //! addon links against no libuv of its own).
 
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
 
-const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
 
-/// An instance's epoll set. The JS thread adds and re-arms sockets; any
-/// thread may remove one (the I/O thread's teardown of a connection), so
-/// closing the set waits for removals in progress: a closed fd number must
-/// never be reused behind a removal's back.
+/// An instance's readiness set, as the connections see it: the JS thread
+/// adds and re-arms sockets; any thread may remove one (the I/O thread's
+/// teardown of a connection). Closing it waits for calls in progress.
 pub struct Poller {
-  fd: AtomicI32,
-  closing: RwLock<()>,
+  registry: RwLock<Option<Registry>>,
 }
 
 impl Poller {
-  /// A new epoll set (CLOEXEC).
-  pub fn new() -> std::io::Result<Poller> {
-    // SAFETY: creating an epoll fd.
-    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if fd < 0 {
-      return Err(std::io::Error::last_os_error());
-    }
-    Ok(Poller { fd: AtomicI32::new(fd), closing: RwLock::new(()) })
+  /// A new readiness set: its registry, and the `Poll` the reactor waits on.
+  pub fn new() -> io::Result<(Poller, Poll)> {
+    let poll = Poll::new()?;
+    let registry = poll.registry().try_clone()?;
+    Ok((Poller { registry: RwLock::new(Some(registry)) }, poll))
   }
 
   /// A poller that watches nothing (for tests of the bookkeeping).
   pub fn none() -> Poller {
-    Poller { fd: AtomicI32::new(-1), closing: RwLock::new(()) }
+    Poller { registry: RwLock::new(None) }
   }
 
-  fn raw(&self) -> i32 {
-    self.fd.load(Ordering::Acquire)
+  fn with<R>(&self, f: impl FnOnce(&Registry) -> R) -> Option<R> {
+    self.registry.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(f)
   }
 
-  /// Watches `fd` for reading on behalf of connection `slot` (JS thread). If
-  /// it is readable already, that is reported at once.
+  /// Watches `fd` for reading on behalf of connection `slot` (JS thread;
+  /// edge-triggered). If it is readable already, that is reported at once.
   pub fn add(&self, fd: i32, slot: u32) -> bool {
-    self.ctl(libc::EPOLL_CTL_ADD, fd, slot) || std::io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST)
+    self
+      .with(|r| match r.register(&mut SourceFd(&fd), Token(slot as usize), Interest::READABLE) {
+        Ok(()) => true,
+        Err(e) => e.kind() == io::ErrorKind::AlreadyExists,
+      })
+      .unwrap_or(false)
   }
 
   /// Reports `fd` again if it is still readable: for a socket left with data
   /// after its share of reads (edge-triggered: no new edge would come).
   pub fn rearm(&self, fd: i32, slot: u32) {
-    self.ctl(libc::EPOLL_CTL_MOD, fd, slot);
-  }
-
-  fn ctl(&self, op: c_int, fd: i32, slot: u32) -> bool {
-    let epfd = self.raw();
-    if epfd < 0 {
-      return false;
-    }
-    let mut ev = libc::epoll_event { events: INTEREST, u64: slot as u64 };
-    // SAFETY: plain syscall on fds we own; `ev` outlives the call.
-    unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) == 0 }
+    self.with(|r| r.reregister(&mut SourceFd(&fd), Token(slot as usize), Interest::READABLE));
   }
 
   /// Stops watching `fd` (any thread; harmless if it is not watched).
   pub fn remove(&self, fd: i32) {
-    let _open = self.closing.read().unwrap_or_else(|e| e.into_inner());
-    let epfd = self.raw();
-    if epfd >= 0 {
-      let mut ev = libc::epoll_event { events: 0, u64: 0 };
-      // SAFETY: as in `ctl`.
-      unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, &mut ev) };
-    }
+    self.with(|r| r.deregister(&mut SourceFd(&fd)));
   }
 
   /// Closes the set (at the instance's teardown).
   pub fn close(&self) {
-    let _no_removal = self.closing.write().unwrap_or_else(|e| e.into_inner());
-    let epfd = self.fd.swap(-1, Ordering::AcqRel);
-    if epfd >= 0 {
-      // SAFETY: our epoll fd, no longer polled.
-      unsafe { libc::close(epfd) };
-    }
-  }
-}
-
-impl Drop for Poller {
-  fn drop(&mut self) {
-    self.close();
+    self.registry.write().unwrap_or_else(|e| e.into_inner()).take();
   }
 }
 
@@ -166,9 +144,8 @@ pub struct Hooks {
 
 /// What the poll callback finds through the handle's `data` field.
 struct Polled {
-  epfd: i32,
+  poll: RefCell<(Poll, Events)>,
   hooks: Hooks,
-  events: RefCell<Vec<libc::epoll_event>>,
 }
 
 /// An instance's reactor: its epoll set polled by the JS thread's libuv
@@ -179,26 +156,22 @@ pub struct Reactor {
 }
 
 impl Reactor {
-  /// Starts polling `poller` on the JS thread whose libuv loop is
-  /// `uv_loop`. None if libuv cannot be found or the handle cannot start.
+  /// Starts polling `poll` on the JS thread whose libuv loop is `uv_loop`.
+  /// None if libuv cannot be found or the handle cannot start.
   ///
   /// # Safety
   /// `uv_loop` must be the calling thread's live libuv loop, and `hooks.ctx`
   /// valid until `stop`.
-  pub unsafe fn start(uv_loop: *mut c_void, poller: &Poller, hooks: Hooks) -> Option<Reactor> {
+  pub unsafe fn start(uv_loop: *mut c_void, poll: Poll, hooks: Hooks) -> Option<Reactor> {
     let uv = uv()?;
-    let epfd = poller.raw();
-    if epfd < 0 {
-      return None;
-    }
-    let polled =
-      Box::new(Polled { epfd, hooks, events: RefCell::new(vec![libc::epoll_event { events: 0, u64: 0 }; 512]) });
+    let fd = poll.as_raw_fd();
+    let polled = Box::new(Polled { poll: RefCell::new((poll, Events::with_capacity(512))), hooks });
     // The handle is freed by `uv_close`'s callback (see `stop`).
     // SAFETY: libuv calls with a handle of the size libuv asks for; its
     // first field is `void* data` (uv.h's UV_HANDLE_FIELDS).
     unsafe {
       let handle = Box::into_raw(vec![0u64; handle_words(uv)].into_boxed_slice()) as *mut c_void;
-      if (uv.poll_init)(uv_loop, handle, epfd) != 0 {
+      if (uv.poll_init)(uv_loop, handle, fd) != 0 {
         drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(handle as *mut u64, handle_words(uv))));
         return None;
       }
@@ -241,16 +214,18 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, _status: c_int, _events: c_int
   let hooks = polled.hooks;
   let mut any = false;
   {
-    let Ok(mut evs) = polled.events.try_borrow_mut() else {
+    let Ok(mut guard) = polled.poll.try_borrow_mut() else {
       return;
     };
-    // SAFETY: `evs` has room for `len` events.
-    let n = unsafe { libc::epoll_wait(polled.epfd, evs.as_mut_ptr(), evs.len() as c_int, 0) };
-    for ev in evs.iter().take(n.max(0) as usize) {
-      let hup = ev.events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+    let (poll, events) = &mut *guard;
+    if poll.poll(events, Some(Duration::ZERO)).is_err() {
+      return; // EINTR: libuv calls again
+    }
+    for ev in events.iter() {
+      let hup = ev.is_read_closed() || ev.is_error();
       // A panic must not unwind into libuv (that would abort Node): it is
       // a bug, reported, and this socket is skipped.
-      let slot = ev.u64 as u32;
+      let slot = ev.token().0 as u32;
       // SAFETY: `ctx` is valid while the reactor runs.
       if std::panic::catch_unwind(|| unsafe { (hooks.readable)(hooks.ctx, slot, hup) }).is_err() {
         eprintln!("wsrs: internal error while reading connection {slot}");
