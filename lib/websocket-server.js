@@ -17,7 +17,7 @@ const WebSocket = require('./websocket');
 const { kServer } = WebSocket;
 const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
 const native = require('./native');
-const { fdOf, takeOver } = require('./takeover');
+const { NODE_SOCKETS, fdOf, takeOver } = require('./takeover');
 
 const keyRegex = /^[+/0-9A-Za-z]{22}==$/;
 
@@ -131,7 +131,7 @@ class WebSocketServer extends EventEmitter {
     // Only Node's net.Server shares a port through the cluster primary
     // (round-robin or a shared handle); a socket Rust binds would not,
     // unless it asks for SO_REUSEPORT (as Node's workers do with reusePort).
-    if (cluster.isWorker && !options.reusePort) return this._listenThroughNode(options, port);
+    if ((cluster.isWorker && !options.reusePort) || NODE_SOCKETS) return this._listenThroughNode(options, port);
     const host = options.host == null ? undefined : String(options.host);
     const backlog = options.backlog == null ? 511 : options.backlog | 0;
     const res = native.binding.listen(this._id, host, port, backlog, !!options.reusePort);
