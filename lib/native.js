@@ -285,7 +285,9 @@ function copy(ab, start, len) {
 }
 
 // This copy's instance. Its functions take the instance's id first; `binding`
-// has them with the id bound, under the same names.
+// has them with the id bound, under the same names. The instance lives as
+// long as this module does (it is exported below): when JS collects it, Rust
+// tears the instance down.
 const instance = new addon.Native(onWake);
 const binding = {};
 for (const name of Object.keys(addon)) {
@@ -350,6 +352,7 @@ module.exports = {
   stats,
   addSocket,
   binding,
+  // Keeps the instance alive with this module (nothing else holds it).
   instance,
   ref,
   removeServer,

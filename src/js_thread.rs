@@ -252,15 +252,20 @@ impl JsThread {
     self.teardown_with(true);
   }
 
-  /// JS dropped the instance (the `Native` object was collected).
-  pub fn dropped(self: &Rc<Self>) {
-    // SAFETY: a finalizer runs on the JS thread of `env`.
+  /// Takes this copy out of its environment's copies (JS thread: from a
+  /// finalizer or the cleanup hook, both before the instance data goes).
+  fn forget(&self) {
+    // SAFETY: on the JS thread of `env`, whose instance data is live.
     if let Some(c) = unsafe { copies(self.env) } {
-      // SAFETY: the environment's live instance data.
       if let Some(e) = unsafe { &*c }.0.borrow_mut().get_mut(self.id as usize) {
         *e = None;
       }
     }
+  }
+
+  /// JS dropped the instance (the `Native` object was collected).
+  pub fn dropped(self: &Rc<Self>) {
+    self.forget();
     let hook = self.hook.replace(ptr::null());
     if !hook.is_null() {
       // SAFETY: the hook was added with this argument and has not run.
@@ -335,12 +340,7 @@ unsafe extern "C" fn env_cleanup(arg: *mut c_void) {
   let js = unsafe { Rc::from_raw(arg as *const JsThread) };
   js.hook.set(ptr::null());
   js.teardown_with(false);
-  // SAFETY: the cleanup hook runs on the JS thread, before the instance data goes.
-  if let Some(c) = unsafe { copies(js.env) } {
-    if let Some(e) = unsafe { &*c }.0.borrow_mut().get_mut(js.id as usize) {
-      *e = None;
-    }
-  }
+  js.forget();
 }
 
 unsafe fn readable(ctx: *const c_void, slot: u32, hup: bool) {

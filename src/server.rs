@@ -102,13 +102,13 @@ fn bind(o: &ListenOptions) -> io::Result<std::net::TcpListener> {
   Err(last)
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+/// SO_REUSEPORT where the kernel balances connections (`REUSE_PORT`).
 fn set_reuse_port(socket: &socket2::Socket) -> io::Result<()> {
-  socket.set_reuse_port(true)
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-fn set_reuse_port(_socket: &socket2::Socket) -> io::Result<()> {
+  #[cfg(unix)]
+  if REUSE_PORT {
+    return socket.set_reuse_port(true);
+  }
+  let _ = socket;
   Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
