@@ -93,6 +93,27 @@ test('EADDRINUSE arrives as an error event like ws', async (t) => {
   t.is(r.wsrs[1], 'EADDRINUSE');
 });
 
+test('a connect right after close() returns is refused, as with ws (the port is closed at once)', async (t) => {
+  const r = {};
+  for (const [name, Impl] of Object.entries(impls)) {
+    const codes = [];
+    for (let i = 0; i < 20; i++) {
+      const { wss, port } = await listen(Impl);
+      const closed = new Promise((resolve) => wss.close(resolve));
+      const err = await new Promise((resolve) => {
+        const c = new impls.ws.WebSocket(`ws://127.0.0.1:${port}`);
+        c.on('error', resolve);
+        c.on('open', () => resolve({ code: 'OPEN' }));
+      });
+      codes.push(err.code);
+      await closed;
+    }
+    r[name] = [...new Set(codes)];
+  }
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs, ['ECONNREFUSED']);
+});
+
 test('clients tracks open connections; close() keeps them open until they end', async (t) => {
   const r = {};
   for (const [name, Impl] of Object.entries(impls)) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -37,6 +37,9 @@ pub struct Server {
   config: ServerConfig,
   closed: AtomicBool,
   stop: Notify,
+  /// Whether the accept loop still holds the listening socket, and the
+  /// signal it gives once it has closed it.
+  listening: (Mutex<bool>, Condvar),
   /// Open connections, for the heartbeat.
   conns: Mutex<HashMap<u32, Arc<Conn>>>,
 }
@@ -123,6 +126,7 @@ impl Server {
       config,
       closed: AtomicBool::new(false),
       stop: Notify::new(),
+      listening: (Mutex::new(false), Condvar::new()),
       conns: Mutex::new(HashMap::new()),
     });
     inst.servers.lock().unwrap().insert(id, server.clone());
@@ -140,14 +144,18 @@ impl Server {
     let server = Self::get(inst, id)?;
     let std_listener = bind(o)?;
     let addr = std_listener.local_addr()?;
+    *server.listening.0.lock().unwrap() = true;
     runtime::handle().spawn(async move {
       match TcpListener::from_std(std_listener) {
-        Ok(l) => server.accept_loop(l).await,
+        Ok(l) => server.clone().accept_loop(l).await,
         Err(e) => {
           let msg = e.to_string();
           server.inst.bridge.events().push(kind::SERVER_ERROR, server.id, 0, msg.as_bytes());
         }
       }
+      // The listening socket is closed now: say so to `stop_accepting`.
+      *server.listening.0.lock().unwrap() = false;
+      server.listening.1.notify_all();
     });
     Ok(addr)
   }
@@ -179,10 +187,18 @@ impl Server {
     }
   }
 
+  /// Stops accepting and returns once the listening socket is closed, as
+  /// `net.Server#close()` closes its handle at once: a connect after
+  /// `wss.close()` (or a worker's exit) is refused, not reset later.
   fn stop_accepting(&self) {
     self.closed.store(true, Ordering::SeqCst);
     self.stop.notify_waiters();
     self.stop.notify_one();
+    let (lock, cvar) = &self.listening;
+    // The accept loop answers within one turn of the I/O thread; the bound
+    // only matters if that thread is gone (the process is exiting).
+    let guard = lock.lock().unwrap();
+    let _ = cvar.wait_timeout_while(guard, Duration::from_secs(1), |listening| *listening);
   }
 
   /// Forgets a server once JS is done with it (JS thread).
@@ -201,8 +217,12 @@ impl Server {
   async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
     loop {
       tokio::select! {
+        biased;
         _ = self.stop.notified() => break,
         r = listener.accept() => match r {
+          // One accepted as the server closes is dropped, as the kernel
+          // resets what waits in a closed socket's backlog.
+          Ok(_) if self.closed.load(Ordering::SeqCst) => break,
           Ok((stream, peer)) => {
             tokio::spawn(self.clone().handshake(stream, peer));
           }
