@@ -134,6 +134,12 @@ export interface ListenResult {
   port: number
 }
 
+/**
+ * Whether this build reads and writes sockets itself (every Unix); where
+ * it does not (Windows), Node keeps them (`lib/takeover.js`).
+ */
+export declare function nativeSockets(): boolean
+
 export declare function pause(id: number, slot: number): void
 
 export declare function processStats(): ProcessStats

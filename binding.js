@@ -850,6 +850,7 @@ module.exports.drain = nativeBinding.drain
 module.exports.flush = nativeBinding.flush
 module.exports.isSubscribed = nativeBinding.isSubscribed
 module.exports.listen = nativeBinding.listen
+module.exports.nativeSockets = nativeBinding.nativeSockets
 module.exports.pause = nativeBinding.pause
 module.exports.processStats = nativeBinding.processStats
 module.exports.publish = nativeBinding.publish

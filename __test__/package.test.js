@@ -114,9 +114,11 @@ test('the root tarball alone: the Error names the platform and both ways out; th
   await echo(t, dir);
 });
 
-test('NAPI_RS_NATIVE_LIBRARY_PATH points the loader at a given .node', async (t) => {
-  const dir = project(t);
-  const r = await run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', rootTgz], { cwd: dir });
-  t.is(r.code, 0, r.stderr);
-  await echo(t, dir, { NAPI_RS_NATIVE_LIBRARY_PATH: path.join(ROOT, `wsrs.${platform}.node`) });
-});
+for (const variable of ['WSRS_NATIVE_LIBRARY_PATH', 'NAPI_RS_NATIVE_LIBRARY_PATH']) {
+  test(`${variable} points the loader at a given .node`, async (t) => {
+    const dir = project(t);
+    const r = await run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', rootTgz], { cwd: dir });
+    t.is(r.code, 0, r.stderr);
+    await echo(t, dir, { [variable]: path.join(ROOT, `wsrs.${platform}.node`) });
+  });
+}

@@ -1,7 +1,9 @@
 'use strict';
 
 // Loads the native addon. In this order:
-//   1. NAPI_RS_NATIVE_LIBRARY_PATH, if set (a given .node file);
+//   0. WSRS_NATIVE_LIBRARY_PATH, if set (a given .node file, for wsrs only);
+//   1. NAPI_RS_NATIVE_LIBRARY_PATH, if set (the same, for every napi-rs
+//      package in the process: rolldown, jest's resolver, ...);
 //   2. the local wsrs.<platform>.node (what `napi build --platform` writes);
 //   3. the platform package (wsrs-<platform>, an optional dependency);
 //   (1 to 3 are the loader @napi-rs/cli generates, ../binding.js)
@@ -36,6 +38,7 @@ function sourceBuildCommand() {
 }
 
 function load() {
+  if (process.env.WSRS_NATIVE_LIBRARY_PATH) return require(path.resolve(process.env.WSRS_NATIVE_LIBRARY_PATH));
   let first;
   try {
     return require('../binding.js');

@@ -253,7 +253,7 @@ function initAsClient(websocket, address, protocols, options) {
         takeOver(socket, head, (fd, preread) => binding.clientAdopt(fd, slot, preread, native))
       );
     } else {
-      websocket._attachBridged((slot) => binding.clientBridgeOpen(slot, native), socket, null, head);
+      websocket._attachBridged((slot) => binding.clientBridgeOpen(slot, native), socket, null, head, native);
     }
   });
 

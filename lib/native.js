@@ -15,7 +15,7 @@
 
 const addon = require('./addon');
 /** The addon's exports that are not functions of an instance. */
-const NOT_PER_INSTANCE = new Set(['Native', 'processStats', 'reusePortSupported']);
+const NOT_PER_INSTANCE = new Set(['Native', 'processStats', 'reusePortSupported', 'nativeSockets']);
 
 const K_UPGRADE = 1;
 const K_MESSAGE = 2;
@@ -117,7 +117,7 @@ function flush() {
     if (r.written != null) {
       for (const slot of r.written) {
         const ws = sockets[slot];
-        if (ws !== undefined && waiting.delete(ws)) ws._settleSendCallbacks(null);
+        if (ws !== undefined && waiting.delete(ws)) ws._onWritten();
       }
     }
   }

@@ -2,14 +2,17 @@
 
 // Handing a socket Node accepted or connected over to Rust.
 //
-// Where Rust cannot own a socket (Windows: there is no fd to take over and
-// no reactor), Node keeps every socket: servers listen through Node's own
-// HTTP server and every connection takes the bridged path (Node moves the
-// bytes; Rust keeps framing, limits, UTF-8 checks and the close handshake).
+// Where Rust cannot own a socket (a build without native sockets: Windows,
+// where there is no fd to take over and no reactor), Node keeps every
+// socket: servers listen through Node's own HTTP server and every
+// connection takes the bridged path (Node moves the bytes; Rust keeps
+// framing, limits, UTF-8 checks and the close handshake).
 // WSRS_NODE_SOCKETS=1 selects that path on any platform, so that it is
 // tested on Linux too.
 
-const NODE_SOCKETS = process.platform === 'win32' || process.env.WSRS_NODE_SOCKETS === '1';
+const { nativeSockets } = require('./addon');
+
+const NODE_SOCKETS = !nativeSockets() || process.env.WSRS_NODE_SOCKETS === '1';
 
 /** The file descriptor of a plain TCP socket, or -1 (TLS, pipes, other Duplex streams). */
 function fdOf(socket) {

@@ -381,7 +381,7 @@ class WebSocketServer extends EventEmitter {
       );
     } else {
       // TLS, or any other Duplex: Node keeps moving the bytes.
-      ws._attachBridged((slot) => native.binding.bridgeOpen(this._id, slot), socket, response, head);
+      ws._attachBridged((slot) => native.binding.bridgeOpen(this._id, slot), socket, response, head, this.options);
     }
     if (ws._readyState !== WebSocket.OPEN) return;
 

@@ -37,6 +37,7 @@ const CLOSED = 3;
 // What a native send did.
 const SENT = 0;
 const NOT_OPEN = 1;
+const DROPPED = 2;
 const OVERFLOW = 3;
 
 const OP_CONT = 0;
@@ -72,6 +73,12 @@ class WebSocket extends EventEmitter {
     /** The Node socket of a bridged connection (TLS, any Duplex), else null. */
     this._bridged = null;
     this._closeTimer = null;
+    /**
+     * A bridged socket's maxBufferedAmount and backpressure mode: Rust's own
+     * check sees only what it holds, not what Node's socket still queues.
+     */
+    this._sendLimit = 0;
+    this._dropWhenFull = false;
 
     if (address !== null) {
       this._isServer = false;
@@ -263,6 +270,11 @@ class WebSocket extends EventEmitter {
     }
 
     const isString = typeof data === 'string';
+    if (this._sendLimit > 0 && this._bridged.writableLength > 0 && overLimit(this, data, isString)) {
+      this._afterSend(this._dropWhenFull ? DROPPED : OVERFLOW, cb);
+      if (!this._dropWhenFull) this._bridged.destroy();
+      return;
+    }
     let binary = !isString;
     let fin = true;
     if (options !== undefined && options !== null) {
@@ -339,20 +351,28 @@ class WebSocket extends EventEmitter {
     this.emit('drain');
   }
 
+  /**
+   * Rust has written (or, for a bridged socket, handed to Node) everything
+   * queued so far. A bridged socket's callbacks wait for Node's own write,
+   * as ws's send callbacks are its socket's write callbacks.
+   * @private
+   */
+  _onWritten() {
+    const socket = this._bridged;
+    if (socket === null || socket.writableLength === 0) return this._settleSendCallbacks(null);
+    const cbs = this._sendCallbacks;
+    if (cbs === null) return;
+    this._sendCallbacks = null;
+    // Node's write callbacks run in order: this one once all before it is written.
+    socket.write(EMPTY, (err) => settle(cbs, err ? new Error('WebSocket is not open: readyState 3 (CLOSED)') : null));
+  }
+
   /** Calls the send callbacks whose data is written (err = null) or lost. @private */
   _settleSendCallbacks(err) {
     const cbs = this._sendCallbacks;
     if (cbs === null) return;
     this._sendCallbacks = null;
-    for (const cb of cbs) {
-      try {
-        cb(err);
-      } catch (e) {
-        process.nextTick(() => {
-          throw e;
-        });
-      }
-    }
+    settle(cbs, err);
   }
 
   /**
@@ -463,13 +483,23 @@ class WebSocket extends EventEmitter {
    * the bytes, Rust keeps the protocol.
    * @private
    */
-  _attachBridged(open, socket, response, head) {
+  _attachBridged(open, socket, response, head, limits) {
     this._attachNative(open);
     if (this._readyState !== OPEN) return;
     this._bridged = socket;
+    this._sendLimit = limits.maxBufferedAmount;
+    this._dropWhenFull = limits.backpressure === 'drop';
+    // Node's socket wrote all it had queued after a write it could not take
+    // at once: what 'drain' says on a socket Rust writes.
+    socket.on('drain', () => {
+      if (this._readyState === OPEN) this._onDrain();
+    });
     if (response) socket.write(response);
     if (socket.setNoDelay) socket.setNoDelay();
     if (socket.setTimeout) socket.setTimeout(0);
+    // As ws does: bytes that came with the handshake are read first, as
+    // 'data', once the 'connection' (or 'open') handlers have run.
+    if (head && head.length) socket.unshift(head);
     const onData = (chunk) => native.feed(this, chunk);
     socket.on('data', onData);
     socket.on('end', () => {
@@ -481,7 +511,6 @@ class WebSocket extends EventEmitter {
       clearTimeout(this._closeTimer);
       native.bridgedClosed(this);
     });
-    if (head && head.length) native.feed(this, head);
   }
 
   /** What Rust framed for a bridged socket. @private */
@@ -514,6 +543,30 @@ class WebSocket extends EventEmitter {
       this._settleSendCallbacks(new Error('WebSocket is not open: readyState 3 (CLOSED)'));
     }
     this.emit('close', this._closeCode, this._closeMessage);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Whether `data` would take a bridged socket past its maxBufferedAmount. */
+function overLimit(ws, data, isString) {
+  let len;
+  if (isString) len = Buffer.byteLength(data);
+  else if (data === undefined || data === null) len = 0;
+  else len = typeof data.byteLength === 'number' ? data.byteLength : toBuffer(data).length;
+  return ws.bufferedAmount + len > ws._sendLimit;
+}
+
+/** Calls send callbacks; one that throws does not stop the others. */
+function settle(cbs, err) {
+  for (const cb of cbs) {
+    try {
+      cb(err);
+    } catch (e) {
+      process.nextTick(() => {
+        throw e;
+      });
+    }
   }
 }
 

@@ -42,6 +42,13 @@ pub fn reuse_port_supported() -> bool {
   crate::server::REUSE_PORT
 }
 
+/// Whether this build reads and writes sockets itself (every Unix); where
+/// it does not (Windows), Node keeps them (`lib/takeover.js`).
+#[napi]
+pub fn native_sockets() -> bool {
+  crate::sys::NATIVE_SOCKETS
+}
+
 /// Process-wide counters (all instances together), for leak checks.
 #[napi(object)]
 pub struct ProcessStats {

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::bridge::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
@@ -27,20 +26,7 @@ use crate::frame::{self, Limits, Progress, Receiver, Sink};
 use crate::instance::Instance;
 use crate::pool;
 
-/// A connected socket registered with the I/O thread's reactor.
-pub type Socket = AsyncFd<TcpStream>;
-
-/// Registers a (non-blocking) socket with the I/O thread's reactor, for
-/// writability only: it is read on the JS thread (`reactor`), so data
-/// arriving never wakes the I/O thread. Needs a runtime context.
-pub fn register(stream: TcpStream) -> io::Result<Arc<Socket>> {
-  stream.set_nonblocking(true)?;
-  // SAFETY: a std TcpStream owns its fd, which stays open and unchanged
-  // until the AsyncFd (which owns the stream) is dropped.
-  let fd =
-    unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::WRITABLE) }.map_err(|e| e.into_parts().1)?;
-  Ok(Arc::new(fd))
-}
+pub use crate::sys::Socket;
 
 /// Per-connection settings, copied from the server's options.
 #[derive(Debug, Clone, Copy)]
@@ -836,17 +822,16 @@ impl Reader {
   /// Adds the socket to the reactor (`on`) or takes it out. Under the
   /// connection's lock, so it cannot race the I/O thread's teardown.
   fn watch(&self, conn: &Conn, on: bool) {
-    use std::os::fd::AsRawFd;
     let mut out = conn.lock();
     if let Some(s) = &out.stream {
       if on && !self.paused && !self.eof {
-        if !conn.inst.poller.add(s.as_raw_fd(), conn.slot()) {
+        if !conn.inst.poller.add(s.fd(), conn.slot()) {
           // Cannot be watched (the system's epoll limit): end it rather
           // than leave it unread.
           out.write_failed = true;
         }
       } else {
-        conn.inst.poller.remove(s.as_raw_fd());
+        conn.inst.poller.remove(s.fd());
       }
     }
   }
@@ -874,17 +859,16 @@ impl Reader {
     let mut events = conn.inst.bridge.events_quiet();
     let end = self.read(conn, stream.get_ref(), hup, &mut events);
     let mut out = deliver_if_connected(conn, events);
-    use std::os::fd::AsRawFd;
     match end {
       ReadEnd::Drained => return,
-      ReadEnd::Budget => return conn.inst.poller.rearm(stream.as_raw_fd(), conn.slot()),
+      ReadEnd::Budget => return conn.inst.poller.rearm(stream.fd(), conn.slot()),
       // The I/O task finishes the connection (woken as the lock is released).
       ReadEnd::Eof => out.peer_eof = true,
       ReadEnd::Failed => out.write_failed = true,
       ReadEnd::Flooded => {}
     }
     self.eof = true;
-    conn.inst.poller.remove(stream.as_raw_fd());
+    conn.inst.poller.remove(stream.fd());
   }
 
   fn read(&mut self, conn: &Conn, stream: &TcpStream, hup: bool, events: &mut bridge::Events<'_>) -> ReadEnd {
@@ -1155,9 +1139,8 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
 
   // Tear down: close the socket now, not when JS garbage-collects its handle.
   let was_open = {
-    use std::os::fd::AsRawFd;
     let mut o = conn.lock();
-    conn.inst.poller.remove(stream.as_raw_fd());
+    conn.inst.poller.remove(stream.fd());
     o.stream = None;
     o.dirty = false;
     o.buf = Vec::new();
@@ -1184,18 +1167,11 @@ pub fn adopt(
   list: &mut FlushList,
   on_end: impl FnOnce(&Arc<Conn>) + Send + 'static,
 ) -> io::Result<Arc<Conn>> {
-  use std::os::fd::BorrowedFd;
-  if fd < 0 {
-    return Err(io::Error::from(io::ErrorKind::InvalidInput));
-  }
-  // SAFETY: JS passes the fd of a live socket handle and keeps it open for
-  // the duration of this call; we only duplicate it.
-  let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-  let std_stream = TcpStream::from(owned);
+  let std_stream = crate::sys::dup(fd)?;
   let _ = std_stream.set_nodelay(true);
   let stream = {
     let _guard = crate::runtime::handle().enter();
-    register(std_stream)?
+    Socket::register(std_stream)?
   };
   let conn = Conn::new(inst, opts, stream.clone());
   Conn::open(&conn, slot, head, list);
@@ -1258,7 +1234,7 @@ mod tests {
       let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
       let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
       let (s, _) = l.accept().unwrap();
-      let stream = register(s).unwrap();
+      let stream = Socket::register(s).unwrap();
       let opts = ConnOptions {
         limits: Limits { max_payload: 0, max_fragments: 0, skip_utf8_validation: false, expect_masked: true },
         auto_pong: true,

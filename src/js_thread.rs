@@ -137,6 +137,8 @@ impl JsThread {
       let hooks = Hooks { ctx: Rc::as_ptr(&js).cast(), readable, deliver: deliver_from_reactor };
       match Reactor::start(loop_.cast(), poll, hooks) {
         Some(r) => *js.reactor.borrow_mut() = Some(r),
+        // Where Node keeps the sockets, nothing needs one.
+        None if !crate::sys::NATIVE_SOCKETS => {}
         None => {
           js.teardown();
           return Err(fail("the socket reactor"));

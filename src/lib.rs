@@ -15,6 +15,8 @@
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
 //! - `bridge`: batching an instance's events to its JS thread.
 //! - `pool`: reuse of the buffers large messages are handed over in.
+//! - `sys`: what the native socket path needs from the OS (Unix; elsewhere
+//!   Node keeps the sockets).
 //! - `registry`: an instance's open connections by slot, server and topic
 //!   (sends, native publish and broadcast) and their flush list.
 //! - `binding`: the napi boundary, the only module that knows about JS.
@@ -29,6 +31,7 @@ pub mod reactor;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod sys;
 
 mod binding;
 mod js_thread;

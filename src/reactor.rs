@@ -21,12 +21,12 @@
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void, CStr};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Poll, Registry};
+
+use crate::sys::{self, Fd};
 
 /// An instance's readiness set, as the connections see it: the JS thread
 /// adds and re-arms sockets; any thread may remove one (the I/O thread's
@@ -54,24 +54,19 @@ impl Poller {
 
   /// Watches `fd` for reading on behalf of connection `slot` (JS thread;
   /// edge-triggered). If it is readable already, that is reported at once.
-  pub fn add(&self, fd: i32, slot: u32) -> bool {
-    self
-      .with(|r| match r.register(&mut SourceFd(&fd), Token(slot as usize), Interest::READABLE) {
-        Ok(()) => true,
-        Err(e) => e.kind() == io::ErrorKind::AlreadyExists,
-      })
-      .unwrap_or(false)
+  pub fn add(&self, fd: Fd, slot: u32) -> bool {
+    self.with(|r| sys::watch(r, fd, slot)).unwrap_or(false)
   }
 
   /// Reports `fd` again if it is still readable: for a socket left with data
   /// after its share of reads (edge-triggered: no new edge would come).
-  pub fn rearm(&self, fd: i32, slot: u32) {
-    self.with(|r| r.reregister(&mut SourceFd(&fd), Token(slot as usize), Interest::READABLE));
+  pub fn rearm(&self, fd: Fd, slot: u32) {
+    self.with(|r| sys::rewatch(r, fd, slot));
   }
 
   /// Stops watching `fd` (any thread; harmless if it is not watched).
-  pub fn remove(&self, fd: i32) {
-    self.with(|r| r.deregister(&mut SourceFd(&fd)));
+  pub fn remove(&self, fd: Fd) {
+    self.with(|r| sys::unwatch(r, fd));
   }
 
   /// Closes the set (at the instance's teardown).
@@ -101,9 +96,7 @@ fn uv() -> Option<&'static Uv> {
   UV.get_or_init(|| {
     /// A function of libuv's by name. SAFETY: `T` must be its C signature.
     unsafe fn sym<T: Copy>(name: &CStr) -> Option<T> {
-      // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
-      // process (Node exports libuv for addons).
-      let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+      let p = sys::symbol(name);
       // SAFETY: a function pointer has the size of a data pointer here.
       (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
     }
@@ -164,7 +157,7 @@ impl Reactor {
   /// valid until `stop`.
   pub unsafe fn start(uv_loop: *mut c_void, poll: Poll, hooks: Hooks) -> Option<Reactor> {
     let uv = uv()?;
-    let fd = poll.as_raw_fd();
+    let fd = sys::poll_fd(&poll)?;
     let polled = Box::new(Polled { poll: RefCell::new((poll, Events::with_capacity(512))), hooks });
     // The handle is freed by `uv_close`'s callback (see `stop`).
     // SAFETY: libuv calls with a handle of the size libuv asks for; its

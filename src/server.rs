@@ -89,12 +89,14 @@ fn bind(o: &ListenOptions) -> io::Result<std::net::TcpListener> {
       set_reuse_port(&socket)?;
     }
     socket.set_nonblocking(true)?;
+    // (Windows sockets are made non-inheritable by socket2.)
+    #[cfg(unix)]
     socket.set_cloexec(true)?;
     match socket.bind(&addr.into()).and_then(|_| socket.listen(backlog)) {
       Ok(()) => return Ok(socket.into()),
       Err(e) => {
         // Only fall back to IPv4 when IPv6 itself is unavailable.
-        let v6_missing = matches!(e.raw_os_error(), Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL));
+        let v6_missing = e.kind() == io::ErrorKind::AddrNotAvailable || is_af_unsupported(&e);
         last = e;
         if !(addr.is_ipv6() && host.is_none() && v6_missing) {
           break;
@@ -103,6 +105,14 @@ fn bind(o: &ListenOptions) -> io::Result<std::net::TcpListener> {
     }
   }
   Err(last)
+}
+
+/// The address family (IPv6) is not supported here.
+fn is_af_unsupported(e: &io::Error) -> bool {
+  #[cfg(unix)]
+  return e.raw_os_error() == Some(libc::EAFNOSUPPORT);
+  #[cfg(not(unix))]
+  return e.kind() == io::ErrorKind::Unsupported;
 }
 
 /// SO_REUSEPORT where the kernel balances connections (`REUSE_PORT`).
@@ -255,7 +265,7 @@ impl Server {
     if !req.is_upgrade() {
       return answer_and_close(stream, &handshake::response_426()).await;
     }
-    let Ok(stream) = stream.into_std().and_then(connection::register) else {
+    let Ok(stream) = stream.into_std().and_then(connection::Socket::register) else {
       return;
     };
     if self.inst.is_closed() {
