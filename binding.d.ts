@@ -40,6 +40,12 @@ export declare function adopt(id: number, serverId: number, fd: number, slot: nu
 export declare function bridgeFeed(id: number, slot: number, data: Buffer): boolean
 
 /**
+ * The I/O thread queued a frame on bridged connection `slot`, or ended it
+ * (`BRIDGED_WRITE`): it goes on the flush list.
+ */
+export declare function bridgeKick(id: number, slot: number): void
+
+/**
  * Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
  * Duplex) and moves the bytes; Rust keeps the protocol. False if the
  * server is gone.
@@ -93,7 +99,7 @@ export interface ConnectionOptions {
 export declare function createServer(id: number, serverId: number, conn: ConnectionOptions, o: ServerOptions): void
 
 /**
- * Takes every waiting event as one Buffer (layout in `bridge.rs`), or
+ * Takes every waiting event as one Buffer (layout in `events.rs`), or
  * `undefined` when there is none.
  */
 export declare function drain(id: number): Buffer | undefined

@@ -839,6 +839,7 @@ module.exports.Native = nativeBinding.Native
 module.exports.accept = nativeBinding.accept
 module.exports.adopt = nativeBinding.adopt
 module.exports.bridgeFeed = nativeBinding.bridgeFeed
+module.exports.bridgeKick = nativeBinding.bridgeKick
 module.exports.bridgeOpen = nativeBinding.bridgeOpen
 module.exports.broadcast = nativeBinding.broadcast
 module.exports.buffered = nativeBinding.buffered

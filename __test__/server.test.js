@@ -196,11 +196,7 @@ test('CommonJS shape: statics are own enumerable properties, as TypeScript\'s im
   t.is(mod.exports.O, 1);
 });
 
-// The native heartbeat covers the sockets Rust owns, not the bridged ones
-// (WSRS_NODE_SOCKETS=1, Windows): see the README.
-const heartbeatTest = require('../lib/takeover').NODE_SOCKETS ? test.skip : test;
-
-heartbeatTest('native heartbeat terminates peers that do not answer pings and keeps the others', async (t) => {
+test('native heartbeat terminates peers that do not answer pings and keeps the others', async (t) => {
   // Periods with room for a loaded machine: the peer that answers must
   // never look silent.
   const { wss, url } = await listen(impls.wsrs, { heartbeat: { interval: 200, timeout: 600 } });

@@ -150,8 +150,10 @@ test('100 cycles of start, traffic and terminate: fds back to the baseline, RSS 
   t.like(out.stats, { sockets: 0, tasks: 0, pending: 0, refs: 0 });
 });
 
-// reusePort is Rust's listener's (Node's own server has it only from Node 22.12).
-(NODE_SOCKETS ? test.skip : test)('reusePort: one server per worker on one port, connections shared out between them', async (t) => {
+// Where Node listens, reusePort is Node's own (from 22.12 and 23.1).
+const [major, minor] = process.versions.node.split('.').map(Number);
+const nodeReusePort = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+(NODE_SOCKETS && !nodeReusePort ? test.skip : test)('reusePort: one server per worker on one port, connections shared out between them', async (t) => {
   const first = await serverWorker('r1', { reusePort: true });
   const second = await serverWorker('r2', { port: first.listening, reusePort: true });
   t.is(second.listening, first.listening);

@@ -26,6 +26,7 @@ const K_ERROR = 6;
 const K_CLOSED = 7;
 const K_DRAIN = 8;
 const K_SERVER_ERROR = 9;
+const K_BRIDGED_WRITE = 10;
 const FLAG_BINARY = 1 << 8;
 const FLAG_RANGE_ERROR = 1 << 9;
 const FLAG_OWNED = 1 << 10;
@@ -257,6 +258,14 @@ function dispatch(cursor) {
           removeSocket(id);
           waiting.delete(ws);
           ws._onClosed();
+        }
+        break;
+      }
+      case K_BRIDGED_WRITE: {
+        // The native heartbeat pinged (or ended) a socket Node keeps.
+        if (sockets[id] !== undefined) {
+          binding.bridgeKick(id);
+          scheduleFlush();
         }
         break;
       }

@@ -152,12 +152,24 @@ class WebSocketServer extends EventEmitter {
    * @private
    */
   _listenThroughNode(options, port) {
-    const server = http.createServer((req, res) => {
+    // What Rust's listener enforces, asked of Node's: handshakeTimeout (a
+    // request not complete in time is dropped; Node checks at the interval
+    // given) and maxHeaderSize (431).
+    const timeout = options.handshakeTimeout > 0 ? options.handshakeTimeout : 0;
+    const serverOptions = { maxHeaderSize: options.maxHeaderSize || undefined };
+    if (timeout > 0) {
+      serverOptions.headersTimeout = timeout;
+      serverOptions.requestTimeout = timeout;
+      serverOptions.connectionsCheckingInterval = Math.max(10, Math.min(30000, Math.floor(timeout / 4)));
+    }
+    const server = http.createServer(serverOptions, (req, res) => {
       const body = http.STATUS_CODES[426];
       res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
       res.end(body);
     });
-    server.listen(port, options.host, options.backlog);
+    const backlog = options.backlog == null ? undefined : options.backlog;
+    // reusePort: Node's own from 22.12 and 23.1.
+    server.listen({ port, host: options.host == null ? undefined : options.host, backlog, reusePort: !!options.reusePort });
     this._mount(server);
   }
 

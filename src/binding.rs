@@ -240,13 +240,13 @@ pub fn set_ref(env: Env, id: u32, on: bool) -> Result<()> {
   Ok(())
 }
 
-/// Takes every waiting event as one Buffer (layout in `bridge.rs`), or
+/// Takes every waiting event as one Buffer (layout in `events.rs`), or
 /// `undefined` when there is none.
 #[napi(ts_return_type = "Buffer | undefined")]
 pub fn drain(env: Env, id: u32) -> Result<RawValue> {
   let js = copy(&env, id)?;
   let mut spare = js.spare.borrow_mut();
-  js.inst.bridge.take(&mut spare);
+  js.inst.events.take(&mut spare);
   let mut value = ptr::null_mut();
   if spare.is_empty() {
     unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
@@ -328,8 +328,17 @@ pub fn bridge_open(env: Env, id: u32, server_id: u32, slot: u32) -> Result<bool>
     return Ok(false);
   };
   let conn = Conn::new_bridged(&js.inst, opts, slot);
+  Server::accepted(&js.inst, server_id, &conn);
   js.registry.borrow_mut().insert(slot, server_id, conn);
   Ok(true)
+}
+
+/// The I/O thread queued a frame on bridged connection `slot`, or ended it
+/// (`BRIDGED_WRITE`): it goes on the flush list.
+#[napi]
+pub fn bridge_kick(env: Env, id: u32, slot: u32) -> Result<()> {
+  copy(&env, id)?.registry.borrow_mut().kick(slot);
+  Ok(())
 }
 
 /// Bytes read from a bridged connection's socket.

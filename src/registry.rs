@@ -1,5 +1,5 @@
 //! An instance's JS-thread view of its open connections: by slot (the id JS
-//! and the event bridge use), by server, and by topic, with the flush list
+//! and the event queue use), by server, and by topic, with the flush list
 //! of their corked writes. Only the instance's JS thread touches it (it
 //! belongs to the napi object), so a send is a slot lookup with no lock and
 //! no JS wrapper object per connection, and a publish fans out in Rust.
@@ -46,7 +46,7 @@ impl Registry {
     if self.slots.len() <= i {
       self.slots.resize_with(i + 1, || None);
     }
-    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: Reader::new() });
+    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: Reader::default() });
     self.servers.entry(server).or_default().insert(slot);
   }
 
@@ -58,6 +58,13 @@ impl Registry {
         true
       }
       _ => false,
+    }
+  }
+
+  /// Puts `slot` on the flush list (the I/O thread wrote to its queue).
+  pub fn kick(&mut self, slot: u32) {
+    if let Some(Some(e)) = self.slots.get(slot as usize) {
+      e.conn.kick(&mut self.flush);
     }
   }
 

@@ -12,8 +12,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use crate::bridge::kind;
 use crate::connection::{self, Conn, ConnOptions, FlushList};
+use crate::events::kind;
 use crate::frame;
 use crate::handshake::{self, ReadOutcome};
 use crate::instance::Instance;
@@ -160,7 +160,7 @@ impl Server {
         Ok(l) => server.clone().accept_loop(l).await,
         Err(e) => {
           let msg = e.to_string();
-          server.inst.bridge.events().push(kind::SERVER_ERROR, server.id, 0, msg.as_bytes());
+          server.inst.events.writer().push(kind::SERVER_ERROR, server.id, 0, msg.as_bytes());
         }
       }
       // The listening socket is closed now: say so to `stop_accepting`.
@@ -239,7 +239,7 @@ impl Server {
           Err(e) => {
             // EMFILE and friends: back off instead of spinning.
             let msg = format!("accept: {e}");
-            self.inst.bridge.events().push(kind::SERVER_ERROR, self.id, 0, msg.as_bytes());
+            self.inst.events.writer().push(kind::SERVER_ERROR, self.id, 0, msg.as_bytes());
             tokio::time::sleep(Duration::from_millis(100)).await;
           }
         }
@@ -274,7 +274,7 @@ impl Server {
     let conn = Conn::new(&self.inst, self.config.conn, stream.clone());
     conn.register_pending(leftover);
     let json = req.to_json(peer, local);
-    self.inst.bridge.events().push(kind::UPGRADE, conn.id, self.id, &json);
+    self.inst.events.writer().push(kind::UPGRADE, conn.id, self.id, &json);
     // The connection lives in a task of its own, so this (larger) future's
     // memory is freed now.
     let server = self.clone();
@@ -292,7 +292,12 @@ impl Server {
     tick.tick().await;
     loop {
       tick.tick().await;
-      let conns: Vec<Arc<Conn>> = self.conns.lock().unwrap().values().cloned().collect();
+      let conns: Vec<Arc<Conn>> = {
+        let mut conns = self.conns.lock().unwrap();
+        // Bridged connections have no I/O task to untrack them as they end.
+        conns.retain(|_, c| !c.is_released());
+        conns.values().cloned().collect()
+      };
       if self.closed.load(Ordering::SeqCst) && (conns.is_empty() || self.inst.is_closed()) {
         break;
       }
@@ -300,13 +305,21 @@ impl Server {
       for c in conns {
         let seen = c.last_seen.load(Ordering::Relaxed);
         let pinged = c.pinged_at.load(Ordering::Relaxed);
-        if pinged > seen {
-          if now - pinged >= timeout_ms {
+        let wrote = if pinged > seen {
+          let late = now - pinged >= timeout_ms;
+          if late {
             c.terminate();
           }
+          late
         } else if now - seen >= interval_ms {
           c.pinged_at.store(now, Ordering::Relaxed);
-          c.send_control(frame::OP_PING, &[]);
+          c.send_control(frame::OP_PING, &[])
+        } else {
+          false
+        };
+        if wrote && c.is_bridged() {
+          // Node writes (or destroys) a bridged socket: JS is told to flush it.
+          self.inst.events.writer().push(kind::BRIDGED_WRITE, c.slot(), 0, &[]);
         }
       }
     }
