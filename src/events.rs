@@ -1,7 +1,7 @@
-//! The event bridge: how events from every connection reach JavaScript.
+//! The event queue: how events from every connection reach JavaScript.
 //!
 //! Each instance (one per napi environment and copy of the module) has one
-//! bridge. Readers append events to its batch (payload bytes and a small
+//! event queue. Readers append events to its batch (payload bytes and a small
 //! fixed-size descriptor per event). On the JS thread, the reactor reads every
 //! ready socket and then calls JS once; from the I/O thread (upgrades, closes,
 //! drains), the first event into an empty batch wakes the instance's JS
@@ -39,6 +39,9 @@ pub mod kind {
   pub const DRAIN: u32 = 8;
   /// A server-level error. id = server id, payload = message.
   pub const SERVER_ERROR: u32 = 9;
+  /// The I/O thread queued a frame on a bridged connection (the heartbeat's
+  /// ping) or ended it: JS flushes it, as it flushes what JS sends.
+  pub const BRIDGED_WRITE: u32 = 10;
 }
 
 pub const FLAG_BINARY: u32 = 1 << 8;
@@ -106,7 +109,7 @@ pub trait Waker: Send + Sync {
   fn wake(&self);
 }
 
-pub struct Bridge {
+pub struct EventQueue {
   batch: Mutex<Batch>,
   scheduled: AtomicBool,
   /// None before JS registers it and after the instance's teardown: events
@@ -115,15 +118,15 @@ pub struct Bridge {
   closed: AtomicBool,
 }
 
-impl Default for Bridge {
+impl Default for EventQueue {
   fn default() -> Self {
-    Bridge::new()
+    EventQueue::new()
   }
 }
 
-impl Bridge {
-  pub fn new() -> Bridge {
-    Bridge {
+impl EventQueue {
+  pub fn new() -> EventQueue {
+    EventQueue {
       batch: Mutex::new(Batch::default()),
       scheduled: AtomicBool::new(false),
       waker: Mutex::new(None),
@@ -151,15 +154,15 @@ impl Bridge {
   /// Opens a batch for appending. Events are staged in a thread-local batch
   /// with no lock held; dropping the writer publishes them with one short
   /// lock (a swap when JS has drained everything) and wakes the JS thread.
-  pub fn events(&self) -> Events<'_> {
+  pub fn writer(&self) -> Writer<'_> {
     let staging = STAGING.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    Events { staging, bridge: self, wake: true }
+    Writer { staging, queue: self, wake: true }
   }
 
   /// Like `events`, but publishing does not wake JS: for the JS thread's own
   /// reactor, which calls JS itself once everything ready is read.
-  pub fn events_quiet(&self) -> Events<'_> {
-    let mut e = self.events();
+  pub fn writer_quiet(&self) -> Writer<'_> {
+    let mut e = self.writer();
     e.wake = false;
     e
   }
@@ -205,13 +208,13 @@ thread_local! {
   static STAGING: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::default());
 }
 
-pub struct Events<'a> {
+pub struct Writer<'a> {
   staging: Batch,
-  bridge: &'a Bridge,
+  queue: &'a EventQueue,
   wake: bool,
 }
 
-impl Events<'_> {
+impl Writer<'_> {
   pub fn push(&mut self, kind: u32, id: u32, extra: u32, payload: &[u8]) {
     let b = &mut self.staging;
     b.data.extend_from_slice(payload);
@@ -235,11 +238,11 @@ impl Events<'_> {
   }
 }
 
-impl Drop for Events<'_> {
+impl Drop for Writer<'_> {
   fn drop(&mut self) {
     let mut staging = std::mem::take(&mut self.staging);
     if !staging.is_empty() {
-      self.bridge.publish(&mut staging, self.wake);
+      self.queue.publish(&mut staging, self.wake);
       staging.clear();
     }
     // Give the (empty) staging buffers back for the next read.
@@ -272,9 +275,9 @@ mod tests {
 
   #[test]
   fn owned_payloads_stay_out_of_the_batch() {
-    let br = Bridge::new();
+    let br = EventQueue::new();
     {
-      let mut ev = br.events();
+      let mut ev = br.writer();
       ev.push(kind::PING, 1, 0, b"x");
       ev.push_owned(kind::MESSAGE, 1, b"..big".to_vec(), 2, 3);
     }

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::bridge::Bridge;
 use crate::connection::Conn;
+use crate::events::EventQueue;
 use crate::reactor::Poller;
 use crate::server::Server;
 
@@ -26,7 +26,7 @@ pub struct Instance {
   /// Process-unique (for diagnostics).
   pub id: u32,
   /// Events for this instance's JS thread.
-  pub bridge: Bridge,
+  pub events: EventQueue,
   /// The epoll set its JS thread reads open connections from.
   pub poller: Poller,
   /// Servers by the id JS gave them.
@@ -55,7 +55,7 @@ impl Instance {
     INSTANCES.fetch_add(1, Ordering::Relaxed);
     Arc::new(Instance {
       id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-      bridge: Bridge::new(),
+      events: EventQueue::new(),
       poller,
       servers: Mutex::new(HashMap::new()),
       pending: Mutex::new(HashMap::new()),
@@ -93,9 +93,9 @@ impl Instance {
   /// ends every connection still waiting for JS's decision. What remains
   /// (open connections) is the JS thread's to end; then the reactor stops
   /// and the epoll set closes. Events from now on are dropped.
-  pub fn shut_down(&self) -> Option<Box<dyn crate::bridge::Waker>> {
+  pub fn shut_down(&self) -> Option<Box<dyn crate::events::Waker>> {
     self.closed.store(true, Ordering::Release);
-    let waker = self.bridge.close();
+    let waker = self.events.close();
     let servers: Vec<Arc<Server>> = self.servers.lock().unwrap().drain().map(|(_, s)| s).collect();
     for s in servers {
       s.shut_down();

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use napi::sys;
 
-use crate::bridge::{Batch, Waker};
+use crate::events::{Batch, Waker};
 use crate::instance::Instance;
 use crate::reactor::{Hooks, Poller, Reactor};
 use crate::registry::Registry;
@@ -31,7 +31,7 @@ pub struct JsThread {
   pub inst: Arc<Instance>,
   env: sys::napi_env,
   pub registry: RefCell<Registry>,
-  /// The batch JS drains into (swapped with the bridge's).
+  /// The batch JS drains into (swapped with the event queue's).
   pub spare: RefCell<Batch>,
   /// Large message buffers of the drained batch, in event order.
   pub owned: RefCell<VecDeque<Vec<u8>>>,
@@ -51,10 +51,10 @@ fn ok(s: sys::napi_status) -> bool {
   s == sys::Status::napi_ok
 }
 
-/// The threadsafe function, as the bridge's waker (any thread).
+/// The threadsafe function, as the event queue's waker (any thread).
 struct TsfnWaker(sys::napi_threadsafe_function);
 
-// SAFETY: a threadsafe function may be called from any thread; the bridge
+// SAFETY: a threadsafe function may be called from any thread; the event queue
 // drops this waker before the function is released (`Bridge::close`).
 unsafe impl Send for TsfnWaker {}
 unsafe impl Sync for TsfnWaker {}
@@ -133,7 +133,7 @@ impl JsThread {
       // Starts unreferenced: only open servers and sockets keep the loop alive.
       sys::napi_unref_threadsafe_function(env, tsfn);
       js.tsfn.set(tsfn);
-      js.inst.bridge.set_waker(Box::new(TsfnWaker(tsfn)));
+      js.inst.events.set_waker(Box::new(TsfnWaker(tsfn)));
       let hooks = Hooks { ctx: Rc::as_ptr(&js).cast(), readable, deliver: deliver_from_reactor };
       match Reactor::start(loop_.cast(), poll, hooks) {
         Some(r) => *js.reactor.borrow_mut() = Some(r),
@@ -223,7 +223,7 @@ impl JsThread {
     // Stop the I/O thread's side first: no new events, no new connections.
     drop(self.inst.shut_down());
     let tsfn = self.tsfn.replace(ptr::null_mut());
-    // SAFETY: JS thread; the bridge no longer calls it.
+    // SAFETY: JS thread; the event queue no longer calls it.
     unsafe {
       if !tsfn.is_null() {
         sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort);

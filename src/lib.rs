@@ -3,7 +3,7 @@
 //! - `runtime`: the tokio runtime (one I/O thread for the whole process:
 //!   accept, handshakes, timers).
 //! - `instance`: what one copy of the module (per napi environment and module
-//!   registry) owns that the I/O thread reaches: its event bridge, servers,
+//!   registry) owns that the I/O thread reaches: its event queue, servers,
 //!   pending upgrades and epoll set.
 //! - `js_thread`: an instance's JS-thread half: its registry, reactor, calls
 //!   into JS, and teardown with its environment.
@@ -13,7 +13,7 @@
 //! - `handshake`: parsing upgrade requests and the HTTP answers to bad ones.
 //! - `connection`: one WebSocket connection: reading, its I/O task, sending.
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
-//! - `bridge`: batching an instance's events to its JS thread.
+//! - `events`: the event queue, batching an instance's events to its JS thread.
 //! - `pool`: reuse of the buffers large messages are handed over in.
 //! - `sys`: what the native socket path needs from the OS (Unix; elsewhere
 //!   Node keeps the sockets).
@@ -21,8 +21,8 @@
 //!   (sends, native publish and broadcast) and their flush list.
 //! - `binding`: the napi boundary, the only module that knows about JS.
 
-pub mod bridge;
 pub mod connection;
+pub mod events;
 pub mod frame;
 pub mod handshake;
 pub mod instance;

@@ -152,7 +152,7 @@ proptest! {
   #[test]
   fn batches_decode_to_the_events_appended(events in proptest::collection::vec(
       (1u32..10, any::<u32>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)) {
-    use wsrs::bridge::Batch;
+    use wsrs::events::Batch;
     let mut b = Batch::default();
     for (kind, id, extra, payload) in &events {
       b.data.extend_from_slice(payload);

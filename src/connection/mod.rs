@@ -1,0 +1,389 @@
+//! One WebSocket connection: its reading state (`Reader`, on the JS thread:
+//! reads when the reactor says the socket is readable, parses frames, answers
+//! pings), its I/O task (on the I/O thread: the phases before it opens, the
+//! close timeout, waiting for a full socket to take writes, the teardown),
+//! and the shared state through which the JS thread sends.
+//!
+//! Writes are corked: `send` (JS thread) frames into the connection's output
+//! buffer and puts the connection on the JS thread's flush list; `flush` (once
+//! per JS turn) writes each listed connection's bytes with one non-blocking
+//! write, on the JS thread, without waking the I/O thread. Only when the
+//! kernel's buffer is full does the I/O task take over, waiting for the
+//! socket to become writable.
+
+mod flush;
+mod mask;
+mod out;
+mod reader;
+mod task;
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::frame::{self, Limits};
+use crate::instance::Instance;
+
+pub use crate::sys::Socket;
+pub use flush::{BridgeWrite, FlushList};
+pub use reader::Reader;
+pub use task::{adopt, run};
+
+use mask::next_mask;
+use out::{write_vectored_all, Out, OutGuard, Phase, State};
+
+/// Per-connection settings, copied from the server's options.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnOptions {
+  pub limits: Limits,
+  pub auto_pong: bool,
+  /// 0 = no limit.
+  pub max_pending_auto_pongs: u32,
+  pub close_timeout: Duration,
+  /// Bytes a connection may have queued for a slow reader (0 = no limit).
+  pub max_buffered: usize,
+  /// What happens to a send past `max_buffered`: drop it, or end the
+  /// connection.
+  pub drop_when_full: bool,
+  /// Client role: every frame sent is masked (and `limits.expect_masked`
+  /// is false).
+  pub mask: bool,
+}
+
+/// What `send` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+  Queued,
+  /// Not open for data any more (closing or closed).
+  NotOpen,
+  /// Over `max_buffered`, dropped (the connection stays open).
+  Dropped,
+  /// Over `max_buffered`: the connection is being terminated.
+  Overflow,
+}
+
+pub struct Conn {
+  /// The instance (environment and copy of the module) it belongs to.
+  pub inst: Arc<Instance>,
+  /// Rust-side id (the request id while the handshake is pending).
+  pub id: u32,
+  /// JS-side slot, the id in events once open.
+  slot: AtomicU32,
+  opts: ConnOptions,
+  out: Mutex<Out>,
+  notify: Notify,
+  /// When the peer last sent anything (ms on `clock()`), for the heartbeat.
+  pub last_seen: AtomicU64,
+  /// When the heartbeat last pinged this peer (0 = never).
+  pub pinged_at: AtomicU64,
+  /// The peer sent more pings than it reads pongs: stop reading it.
+  flooded: AtomicBool,
+  /// A copy of `Out`'s flags, updated whenever its lock is released.
+  state: AtomicU32,
+}
+
+/// Milliseconds since the first call: a cheap monotonic clock for heartbeats.
+pub fn clock() -> u64 {
+  static EPOCH: OnceLock<Instant> = OnceLock::new();
+  EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Payloads at least this large are written at once rather than corked.
+const DIRECT_WRITE_MIN: usize = 16 * 1024;
+
+impl Conn {
+  pub fn new(inst: &Arc<Instance>, opts: ConnOptions, stream: Arc<Socket>) -> Arc<Conn> {
+    Conn::build(inst, opts, 0, Out::new(Phase::Pending, Some(stream), false))
+  }
+
+  fn build(inst: &Arc<Instance>, opts: ConnOptions, slot: u32, out: Out) -> Arc<Conn> {
+    let state = State::of(&out).0;
+    Arc::new(Conn {
+      inst: inst.clone(),
+      id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+      slot: AtomicU32::new(slot),
+      opts,
+      out: Mutex::new(out),
+      notify: Notify::new(),
+      last_seen: AtomicU64::new(clock()),
+      pinged_at: AtomicU64::new(0),
+      flooded: AtomicBool::new(false),
+      state: AtomicU32::new(state),
+    })
+  }
+
+  /// Waits for JS's decision; `leftover` (bytes after the request head) is
+  /// parsed once the connection is open.
+  pub fn register_pending(self: &Arc<Self>, leftover: Vec<u8>) {
+    self.inst.pending.lock().unwrap().insert(self.id, (self.clone(), leftover));
+  }
+
+  pub fn slot(&self) -> u32 {
+    self.slot.load(Ordering::Acquire)
+  }
+
+  /// Locks the shared state; releasing it publishes the flags the I/O task
+  /// polls (`State`), so that task never takes the lock just to look, and
+  /// wakes the task if they changed (see `OutGuard`).
+  fn lock(&self) -> OutGuard<'_> {
+    OutGuard { out: std::mem::ManuallyDrop::new(self.out.lock().unwrap()), state: &self.state, notify: &self.notify }
+  }
+
+  fn mask_key(&self) -> Option<[u8; 4]> {
+    self.opts.mask.then(next_mask)
+  }
+
+  fn state(&self) -> State {
+    State(self.state.load(Ordering::Acquire))
+  }
+
+  /// Puts this connection on the JS thread's flush list (JS thread only).
+  fn mark_dirty(self: &Arc<Self>, out: &mut Out, list: &mut FlushList) {
+    if !out.dirty && !out.blocked {
+      out.dirty = true;
+      list.dirty.push_back(self.clone());
+    }
+  }
+
+  // ---- called on the JS thread -------------------------------------------
+
+  /// JS accepted the upgrade: `head` (the 101 response) goes out first, with
+  /// whatever is sent before the next flush. Returns the connection and the
+  /// bytes that followed the request.
+  pub fn accept(
+    inst: &Instance,
+    request_id: u32,
+    slot: u32,
+    head: &[u8],
+    list: &mut FlushList,
+  ) -> Option<(Arc<Conn>, Vec<u8>)> {
+    let (conn, leftover) = inst.pending.lock().unwrap().remove(&request_id)?;
+    if !Conn::open(&conn, slot, head, list) {
+      return None;
+    }
+    Some((conn, leftover))
+  }
+
+  /// Moves a connection to the open phase under JS slot `slot`, with `head`
+  /// queued before anything else. False if its socket is already gone.
+  pub fn open(conn: &Arc<Conn>, slot: u32, head: &[u8], list: &mut FlushList) -> bool {
+    let mut out = conn.lock();
+    if out.stream.is_none() {
+      return false;
+    }
+    out.buf.extend_from_slice(head);
+    out.phase = Phase::Open;
+    conn.slot.store(slot, Ordering::Release);
+    conn.mark_dirty(&mut out, list);
+    true
+  }
+
+  /// JS refused the upgrade: write `answer` (if any) and close.
+  pub fn reject(inst: &Instance, request_id: u32, answer: Option<&[u8]>) {
+    let Some((conn, _)) = inst.pending.lock().unwrap().remove(&request_id) else {
+      return;
+    };
+    {
+      let mut out = conn.lock();
+      match answer {
+        Some(a) => {
+          out.buf.extend_from_slice(a);
+          out.shutdown_pending = true;
+          out.phase = Phase::Rejected;
+        }
+        None => out.terminate = true,
+      }
+    }
+  }
+
+  /// Queues one data frame, within the connection's buffer limit.
+  pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8], list: &mut FlushList) -> Sent {
+    let mut out = self.lock();
+    if !out.open_for_data() {
+      return Sent::NotOpen;
+    }
+    let max = self.opts.max_buffered;
+    if max > 0 && out.buffered() + payload.len() > max {
+      // A reader too slow for what is sent to it: memory must not grow
+      // without bound.
+      if self.opts.drop_when_full {
+        return Sent::Dropped;
+      }
+      out.terminate = true;
+      if out.bridged {
+        // JS destroys a bridged socket; the flush tells it to.
+        self.mark_dirty(&mut out, list);
+      }
+      return Sent::Overflow;
+    }
+    if payload.len() >= DIRECT_WRITE_MIN
+      && out.buf.is_empty()
+      && !out.blocked
+      && out.stream.is_some()
+      && !self.opts.mask
+    {
+      // A large payload with nothing queued before it: write it now, straight
+      // from the caller's memory (no copy), and queue only what the socket
+      // did not take.
+      let mut header = Vec::with_capacity(10);
+      frame::write_header(&mut header, fin, opcode, payload.len(), None);
+      let stream = out.stream.clone().unwrap();
+      let written = write_vectored_all(stream.get_ref(), &header, payload);
+      match written {
+        Ok(n) if n == header.len() + payload.len() => {
+          // Written; on the flush list all the same, so that the next flush
+          // reports it written (send callbacks).
+          self.mark_dirty(&mut out, list);
+          return Sent::Queued;
+        }
+        Ok(n) => {
+          if n < header.len() {
+            out.buf.extend_from_slice(&header[n..]);
+            out.buf.extend_from_slice(payload);
+          } else {
+            out.buf.extend_from_slice(&payload[n - header.len()..]);
+          }
+          out.blocked = true;
+          return Sent::Queued;
+        }
+        Err(_) => {
+          out.write_failed = true;
+          return Sent::Queued;
+        }
+      }
+    }
+    frame::write_frame(&mut out.buf, fin, opcode, payload, self.mask_key());
+    self.mark_dirty(&mut out, list);
+    Sent::Queued
+  }
+
+  /// Queues an already framed message (a publish framed it once for all).
+  pub fn send_framed(self: &Arc<Self>, framed: &[u8], list: &mut FlushList) -> bool {
+    let mut out = self.lock();
+    if !out.open_for_data() {
+      return false;
+    }
+    let max = self.opts.max_buffered;
+    if max > 0 && out.buffered() + framed.len() > max {
+      if !self.opts.drop_when_full {
+        out.terminate = true;
+      }
+      return false;
+    }
+    out.buf.extend_from_slice(framed);
+    self.mark_dirty(&mut out, list);
+    true
+  }
+
+  /// Queues a close frame (`code` None = no body) and starts the close
+  /// timer. After the peer's close frame (this is the answer to it) or with
+  /// `end`, the connection is ended once the frame is written, as ws does.
+  pub fn close(self: &Arc<Self>, code: Option<u16>, reason: &[u8], end: bool, list: &mut FlushList) {
+    let mut out = self.lock();
+    if out.phase != Phase::Open || !out.connected() {
+      return;
+    }
+    if !out.close_sent {
+      frame::write_close(&mut out.buf, code, reason, self.mask_key());
+      out.close_sent = true;
+    }
+    if out.closing_since.is_none() {
+      out.closing_since = Some(Instant::now());
+    }
+    if out.close_received || end {
+      out.shutdown_pending = true;
+    }
+    self.mark_dirty(&mut out, list);
+  }
+
+  pub fn terminate(&self) {
+    self.lock().terminate = true;
+  }
+
+  /// Bytes queued but not yet handed to the kernel.
+  pub fn buffered_amount(&self) -> usize {
+    self.lock().buffered()
+  }
+
+  /// Puts it on the flush list (JS thread): the I/O thread queued a frame
+  /// on it, or ended it.
+  pub fn kick(self: &Arc<Self>, list: &mut FlushList) {
+    let mut out = self.lock();
+    self.mark_dirty(&mut out, list);
+  }
+
+  /// Whether Node keeps this connection's socket (the bridged path).
+  pub fn is_bridged(&self) -> bool {
+    self.lock().bridged
+  }
+
+  /// Whether JS has released it (its slot may be another's).
+  pub fn is_released(&self) -> bool {
+    self.lock().released
+  }
+
+  /// JS released the connection's slot (JS thread): nothing queued for it
+  /// may reach whichever connection gets the slot next.
+  pub fn release(&self) {
+    let mut out = self.lock();
+    out.released = true;
+    out.dirty = false;
+    out.buf = Vec::new();
+    out.pos = 0;
+    out.js_out = Vec::new();
+    out.js_end = false;
+  }
+
+  /// A connection whose socket Node keeps (a TLS socket, any Duplex): JS
+  /// feeds what it reads to `Reader::feed` and writes what `flush_all`
+  /// returns; Rust keeps the protocol. Open at once under `slot`.
+  pub fn new_bridged(inst: &Arc<Instance>, opts: ConnOptions, slot: u32) -> Arc<Conn> {
+    Conn::build(inst, opts, slot, Out::new(Phase::Open, None, true))
+  }
+
+  /// The instance is being torn down (its environment is exiting): a last
+  /// close frame, 1001 "going away", where one can still be sent, then the
+  /// connection ends at once (its I/O task closes the socket).
+  pub fn going_away(&self) {
+    let mut out = self.lock();
+    if out.phase == Phase::Open && out.connected() && !out.bridged {
+      if !out.close_sent {
+        frame::write_close(&mut out.buf, Some(1001), &[], self.mask_key());
+        out.close_sent = true;
+      }
+      // What the peer sent and nobody will read would turn our close into
+      // a reset that can eat the close frame: read it away first.
+      if let Some(stream) = &out.stream {
+        let mut sink = [0u8; 4096];
+        for _ in 0..64 {
+          match stream.get_ref().read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+          }
+        }
+      }
+      out.shutdown_pending = true;
+      out.blocked = false;
+      let _ = out.write_some();
+    }
+    out.terminate = true;
+  }
+
+  // ---- called on the I/O thread --------------------------------------------
+
+  /// Queues a control frame and writes it at once (I/O thread).
+  pub fn send_control(&self, opcode: u8, payload: &[u8]) -> bool {
+    let mut out = self.lock();
+    if out.phase != Phase::Open || out.close_sent || !out.connected() {
+      return false;
+    }
+    frame::write_frame(&mut out.buf, true, opcode, payload, self.mask_key());
+    out.write_now();
+    true
+  }
+}

@@ -1,0 +1,211 @@
+//! A connection's I/O task (I/O thread): the phases before it opens, writes
+//! the socket was too full for, the close timeout and the teardown; and the
+//! adoption of a socket Node accepted.
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::out::{Phase, State};
+use super::{Conn, ConnOptions, FlushList, Socket};
+use crate::events::kind;
+use crate::instance::Instance;
+
+/// The connection's I/O task, from the parsed upgrade request to the end:
+/// the phases before the connection opens, writes the socket was too full
+/// for, the close timeout, and the teardown. (Reading is the JS thread's.)
+pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<Conn>)) {
+  let _live = conn.inst.task();
+  let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+
+  loop {
+    // The shared state's flags, without taking its lock.
+    let st = conn.state();
+    let (terminate, blocked, failed, shut, eof) = (
+      st.has(State::TERMINATE),
+      st.has(State::BLOCKED),
+      st.has(State::FAILED),
+      st.has(State::SHUT),
+      st.has(State::EOF),
+    );
+    let phase = if st.has(State::OPEN) {
+      Phase::Open
+    } else if st.has(State::REJECTED) {
+      Phase::Rejected
+    } else {
+      Phase::Pending
+    };
+    if terminate || failed {
+      break;
+    }
+    let deadline = if st.has(State::CLOSING) && close_timer.is_none() {
+      conn.lock().closing_since.map(|t| t + conn.opts.close_timeout)
+    } else {
+      None
+    };
+    match phase {
+      Phase::Pending => {
+        conn.notify.notified().await;
+        continue;
+      }
+      Phase::Rejected => {
+        if !shut && !blocked {
+          conn.lock().write_now();
+          continue;
+        }
+        if shut {
+          // Answer written: wait briefly for the peer to close so that no
+          // unread bytes turn our close into a reset that eats the answer.
+          if let Ok(dup) = stream.get_ref().try_clone() {
+            // Boxed: only rejected connections pay for this future.
+            let _ = tokio::time::timeout(Duration::from_secs(2), Box::pin(drain_until_eof(dup))).await;
+          }
+          break;
+        }
+      }
+      Phase::Open => {
+        if eof && !blocked {
+          // The peer closed its side: finish writing, then we are done.
+          let mut o = conn.lock();
+          o.shutdown_pending = true;
+          if !o.write_now() {
+            break;
+          }
+          continue;
+        }
+      }
+    }
+    // The close timer exists only while closing (idle connections carry none).
+    if let Some(d) = deadline {
+      if close_timer.is_none() {
+        close_timer = Some(Box::pin(tokio::time::sleep_until(d.into())));
+      }
+    }
+    let sleep = async {
+      match close_timer.as_mut() {
+        Some(t) => t.as_mut().await,
+        None => std::future::pending().await,
+      }
+    };
+    tokio::select! {
+      biased;
+      _ = conn.notify.notified() => {}
+      r = stream.writable(), if blocked => {
+        let Ok(mut guard) = r else { break };
+        let (drained, wake_js) = {
+          let mut o = conn.lock();
+          match o.write_some() {
+            Ok(true) => {
+              o.blocked = false;
+              (true, o.phase == Phase::Open)
+            }
+            Ok(false) => {
+              guard.clear_ready();
+              (false, false)
+            }
+            Err(_) => {
+              o.write_failed = true;
+              (false, false)
+            }
+          }
+        };
+        if drained && wake_js {
+          conn.inst.events.writer().push(kind::DRAIN, conn.slot(), 0, &[]);
+        }
+      }
+      _ = sleep => {
+        // closeTimeout: destroy the socket.
+        break;
+      }
+    }
+  }
+
+  // Tear down: close the socket now, not when JS garbage-collects its handle.
+  let was_open = {
+    let mut o = conn.lock();
+    conn.inst.poller.remove(stream.fd());
+    o.stream = None;
+    o.dirty = false;
+    o.buf = Vec::new();
+    o.pos = 0;
+    o.phase == Phase::Open
+  };
+  conn.inst.pending.lock().unwrap().remove(&conn.id);
+  drop(stream);
+  on_end(&conn);
+  if was_open {
+    conn.inst.events.writer().push(kind::CLOSED, conn.slot(), 0, &[]);
+  }
+}
+
+/// Takes over a connected socket by duplicating `fd` (JS thread): `head` is
+/// written first; the connection opens as `slot` and its task runs until it
+/// ends (then `on_end`). The caller starts reading it (`Reader::start`).
+pub fn adopt(
+  inst: &Arc<Instance>,
+  opts: ConnOptions,
+  fd: i32,
+  slot: u32,
+  head: &[u8],
+  list: &mut FlushList,
+  on_end: impl FnOnce(&Arc<Conn>) + Send + 'static,
+) -> io::Result<Arc<Conn>> {
+  let std_stream = crate::sys::dup(fd)?;
+  let _ = std_stream.set_nodelay(true);
+  let stream = {
+    let _guard = crate::runtime::handle().enter();
+    Socket::register(std_stream)?
+  };
+  let conn = Conn::new(inst, opts, stream.clone());
+  Conn::open(&conn, slot, head, list);
+  crate::runtime::handle().spawn(run(conn.clone(), stream, on_end));
+  Ok(conn)
+}
+
+/// Reads (and discards) until the peer closes, on a duplicate of the socket
+/// (the connection's own registration is for writing only).
+async fn drain_until_eof(dup: TcpStream) {
+  use tokio::io::AsyncReadExt;
+  let Ok(mut s) = tokio::net::TcpStream::from_std(dup) else {
+    return;
+  };
+  let mut buf = [0u8; 1024];
+  while let Ok(n) = s.read(&mut buf).await {
+    if n == 0 {
+      return;
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::frame::Limits;
+
+  /// Every idle connection holds one of these futures: keep it small.
+  #[test]
+  fn the_connection_task_is_small() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+      let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+      let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+      let (s, _) = l.accept().unwrap();
+      let stream = Socket::register(s).unwrap();
+      let opts = ConnOptions {
+        limits: Limits { max_payload: 0, max_fragments: 0, skip_utf8_validation: false, expect_masked: true },
+        auto_pong: true,
+        max_pending_auto_pongs: 0,
+        close_timeout: Duration::from_secs(1),
+        max_buffered: 0,
+        drop_when_full: false,
+        mask: false,
+      };
+      let conn = Conn::new(&Instance::detached(), opts, stream.clone());
+      let fut = run(conn.clone(), stream, |_| {});
+      let size = std::mem::size_of_val(&fut);
+      println!("connection task: {size} bytes; Conn: {} bytes", std::mem::size_of::<Conn>());
+      assert!(size < 1024, "{size}");
+    });
+  }
+}
