@@ -92,12 +92,12 @@ impl Conn {
     if let (Some(w), false, 0) = (written, out.blocked, out.buffered()) {
       w.push(self.slot());
     }
-    if out.bridged && (!out.js_out.is_empty() || out.js_end || out.terminate) {
+    if out.bridged && (!out.js_out.is_empty() || out.js_end || out.life.is_terminated()) {
       bridged.push(BridgeWrite {
         slot: self.slot(),
         data: std::mem::take(&mut out.js_out),
         end: std::mem::take(&mut out.js_end),
-        destroy: out.terminate,
+        destroy: out.life.is_terminated(),
       });
     }
     true

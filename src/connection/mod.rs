@@ -12,6 +12,7 @@
 //! socket to become writable.
 
 mod flush;
+mod lifecycle;
 mod mask;
 mod out;
 mod reader;
@@ -32,8 +33,9 @@ pub use flush::{BridgeWrite, FlushList};
 pub use reader::Reader;
 pub use task::{adopt, run};
 
+use lifecycle::{Stage, State};
 use mask::next_mask;
-use out::{write_vectored_all, Out, OutGuard, Phase, State};
+use out::{write_vectored_all, Out, OutGuard};
 
 /// Per-connection settings, copied from the server's options.
 #[derive(Debug, Clone, Copy)]
@@ -98,11 +100,11 @@ const DIRECT_WRITE_MIN: usize = 16 * 1024;
 
 impl Conn {
   pub fn new(inst: &Arc<Instance>, opts: ConnOptions, stream: Arc<Socket>) -> Arc<Conn> {
-    Conn::build(inst, opts, 0, Out::new(Phase::Pending, Some(stream), false))
+    Conn::build(inst, opts, 0, Out::new(Stage::Pending, Some(stream), false))
   }
 
   fn build(inst: &Arc<Instance>, opts: ConnOptions, slot: u32, out: Out) -> Arc<Conn> {
-    let state = State::of(&out).0;
+    let state = out.life.flags(out.blocked).0;
     Arc::new(Conn {
       inst: inst.clone(),
       id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -177,7 +179,7 @@ impl Conn {
       return false;
     }
     out.buf.extend_from_slice(head);
-    out.phase = Phase::Open;
+    out.life.accept();
     conn.slot.store(slot, Ordering::Release);
     conn.mark_dirty(&mut out, list);
     true
@@ -193,10 +195,9 @@ impl Conn {
       match answer {
         Some(a) => {
           out.buf.extend_from_slice(a);
-          out.shutdown_pending = true;
-          out.phase = Phase::Rejected;
+          out.life.reject(true);
         }
-        None => out.terminate = true,
+        None => out.life.reject(false),
       }
     }
   }
@@ -214,7 +215,7 @@ impl Conn {
       if self.opts.drop_when_full {
         return Sent::Dropped;
       }
-      out.terminate = true;
+      out.life.terminate();
       if out.bridged {
         // JS destroys a bridged socket; the flush tells it to.
         self.mark_dirty(&mut out, list);
@@ -252,7 +253,7 @@ impl Conn {
           return Sent::Queued;
         }
         Err(_) => {
-          out.write_failed = true;
+          out.life.fail();
           return Sent::Queued;
         }
       }
@@ -271,7 +272,7 @@ impl Conn {
     let max = self.opts.max_buffered;
     if max > 0 && out.buffered() + framed.len() > max {
       if !self.opts.drop_when_full {
-        out.terminate = true;
+        out.life.terminate();
       }
       return false;
     }
@@ -285,24 +286,20 @@ impl Conn {
   /// `end`, the connection is ended once the frame is written, as ws does.
   pub fn close(self: &Arc<Self>, code: Option<u16>, reason: &[u8], end: bool, list: &mut FlushList) {
     let mut out = self.lock();
-    if out.phase != Phase::Open || !out.connected() {
+    if !out.life.stage().is_established() || !out.connected() {
       return;
     }
-    if !out.close_sent {
+    if out.life.send_close(Instant::now()) {
       frame::write_close(&mut out.buf, code, reason, self.mask_key());
-      out.close_sent = true;
     }
-    if out.closing_since.is_none() {
-      out.closing_since = Some(Instant::now());
-    }
-    if out.close_received || end {
-      out.shutdown_pending = true;
+    if end {
+      out.life.shut_after_write();
     }
     self.mark_dirty(&mut out, list);
   }
 
   pub fn terminate(&self) {
-    self.lock().terminate = true;
+    self.lock().life.terminate();
   }
 
   /// Bytes queued but not yet handed to the kernel.
@@ -324,14 +321,14 @@ impl Conn {
 
   /// Whether JS has released it (its slot may be another's).
   pub fn is_released(&self) -> bool {
-    self.lock().released
+    self.lock().life.is_released()
   }
 
   /// JS released the connection's slot (JS thread): nothing queued for it
   /// may reach whichever connection gets the slot next.
   pub fn release(&self) {
     let mut out = self.lock();
-    out.released = true;
+    out.life.release();
     out.dirty = false;
     out.buf = Vec::new();
     out.pos = 0;
@@ -343,7 +340,7 @@ impl Conn {
   /// feeds what it reads to `Reader::feed` and writes what `flush_all`
   /// returns; Rust keeps the protocol. Open at once under `slot`.
   pub fn new_bridged(inst: &Arc<Instance>, opts: ConnOptions, slot: u32) -> Arc<Conn> {
-    Conn::build(inst, opts, slot, Out::new(Phase::Open, None, true))
+    Conn::build(inst, opts, slot, Out::new(Stage::Open, None, true))
   }
 
   /// The instance is being torn down (its environment is exiting): a last
@@ -351,10 +348,9 @@ impl Conn {
   /// connection ends at once (its I/O task closes the socket).
   pub fn going_away(&self) {
     let mut out = self.lock();
-    if out.phase == Phase::Open && out.connected() && !out.bridged {
-      if !out.close_sent {
+    if out.life.stage().is_established() && out.connected() && !out.bridged {
+      if out.life.send_close(Instant::now()) {
         frame::write_close(&mut out.buf, Some(1001), &[], self.mask_key());
-        out.close_sent = true;
       }
       // What the peer sent and nobody will read would turn our close into
       // a reset that can eat the close frame: read it away first.
@@ -367,11 +363,11 @@ impl Conn {
           }
         }
       }
-      out.shutdown_pending = true;
+      out.life.shut_after_write();
       out.blocked = false;
       let _ = out.write_some();
     }
-    out.terminate = true;
+    out.life.terminate();
   }
 
   // ---- called on the I/O thread --------------------------------------------
@@ -379,7 +375,7 @@ impl Conn {
   /// Queues a control frame and writes it at once (I/O thread).
   pub fn send_control(&self, opcode: u8, payload: &[u8]) -> bool {
     let mut out = self.lock();
-    if out.phase != Phase::Open || out.close_sent || !out.connected() {
+    if !out.life.may_send_control() || !out.connected() {
       return false;
     }
     frame::write_frame(&mut out.buf, true, opcode, payload, self.mask_key());

@@ -6,24 +6,16 @@ use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use super::lifecycle::{Lifecycle, Stage};
 use super::Socket;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
-  /// Upgrade request parsed; JS has not decided yet.
-  Pending,
-  Open,
-  /// JS refused the upgrade: write the answer, then close.
-  Rejected,
-}
 
 /// State shared by the I/O task and the JS thread.
 pub(super) struct Out {
-  pub(super) phase: Phase,
+  /// Where the connection is in its life (the one state machine).
+  pub(super) life: Lifecycle,
   pub(super) stream: Option<Arc<Socket>>,
   pub(super) buf: Vec<u8>,
   /// How much of `buf` is already written.
@@ -32,62 +24,12 @@ pub(super) struct Out {
   pub(super) blocked: bool,
   /// On the JS thread's flush list.
   pub(super) dirty: bool,
-  pub(super) close_sent: bool,
-  pub(super) close_received: bool,
-  /// Shut the write side down once `buf` is written.
-  pub(super) shutdown_pending: bool,
-  pub(super) shut: bool,
-  pub(super) closing_since: Option<Instant>,
-  pub(super) terminate: bool,
-  pub(super) write_failed: bool,
-  /// The peer closed its side (seen by the JS thread's read).
-  pub(super) peer_eof: bool,
   pub(super) pending_pongs: u32,
   /// Node keeps the socket (TLS, any Duplex): bytes to write are handed to
   /// JS (`js_out`), and `js_end` asks JS to end the socket once written.
   pub(super) bridged: bool,
   pub(super) js_out: Vec<u8>,
   pub(super) js_end: bool,
-  /// JS released the slot (after CLOSED): the connection is gone for good,
-  /// and the slot may already name another one.
-  pub(super) released: bool,
-}
-
-/// The flags of `Out` that the I/O task checks on every wake-up.
-#[derive(Clone, Copy)]
-pub(super) struct State(pub(super) u32);
-
-impl State {
-  pub(super) const TERMINATE: u32 = 1;
-  pub(super) const BLOCKED: u32 = 4;
-  pub(super) const FAILED: u32 = 8;
-  pub(super) const OPEN: u32 = 16;
-  pub(super) const REJECTED: u32 = 32;
-  pub(super) const SHUT: u32 = 64;
-  pub(super) const CLOSING: u32 = 128;
-  pub(super) const EOF: u32 = 256;
-
-  pub(super) fn of(o: &Out) -> State {
-    let mut b = 0;
-    let mut set = |cond: bool, bit: u32| {
-      if cond {
-        b |= bit
-      }
-    };
-    set(o.terminate, Self::TERMINATE);
-    set(o.blocked, Self::BLOCKED);
-    set(o.write_failed, Self::FAILED);
-    set(o.phase == Phase::Open, Self::OPEN);
-    set(o.phase == Phase::Rejected, Self::REJECTED);
-    set(o.shut, Self::SHUT);
-    set(o.closing_since.is_some(), Self::CLOSING);
-    set(o.peer_eof, Self::EOF);
-    State(b)
-  }
-
-  pub(super) fn has(self, bit: u32) -> bool {
-    self.0 & bit != 0
-  }
 }
 
 /// The shared state, locked. Releasing it publishes the flags the I/O task
@@ -115,7 +57,7 @@ impl std::ops::DerefMut for OutGuard<'_> {
 
 impl Drop for OutGuard<'_> {
   fn drop(&mut self) {
-    let now = State::of(&self.out).0;
+    let now = self.out.life.flags(self.out.blocked).0;
     let before = self.state.swap(now, Ordering::AcqRel);
     // SAFETY: dropped once, here; the lock is released before the wake-up.
     unsafe { std::mem::ManuallyDrop::drop(&mut self.out) };
@@ -126,27 +68,18 @@ impl Drop for OutGuard<'_> {
 }
 
 impl Out {
-  pub(super) fn new(phase: Phase, stream: Option<Arc<Socket>>, bridged: bool) -> Out {
+  pub(super) fn new(stage: Stage, stream: Option<Arc<Socket>>, bridged: bool) -> Out {
     Out {
-      phase,
+      life: Lifecycle::new(stage),
       stream,
       buf: Vec::new(),
       pos: 0,
       blocked: false,
       dirty: false,
-      close_sent: false,
-      close_received: false,
-      shutdown_pending: false,
-      shut: false,
-      closing_since: None,
-      terminate: false,
-      write_failed: false,
-      peer_eof: false,
       pending_pongs: 0,
       bridged,
       js_out: Vec::new(),
       js_end: false,
-      released: false,
     }
   }
 
@@ -158,8 +91,7 @@ impl Out {
       self.buf.clear();
       self.pos = 0;
       self.pending_pongs = 0;
-      if self.shutdown_pending && !self.shut {
-        self.shut = true;
+      if self.life.take_shutdown() {
         self.js_end = true;
       }
       return Ok(true);
@@ -185,8 +117,7 @@ impl Out {
       self.buf.clear();
     }
     self.pending_pongs = 0;
-    if self.shutdown_pending && !self.shut {
-      self.shut = true;
+    if self.life.take_shutdown() {
       let _ = stream.get_ref().shutdown(Shutdown::Write);
     }
     Ok(true)
@@ -206,7 +137,7 @@ impl Out {
         true
       }
       Err(_) => {
-        self.write_failed = true;
+        self.life.fail();
         true
       }
     }
@@ -217,12 +148,12 @@ impl Out {
   }
 
   pub(super) fn open_for_data(&self) -> bool {
-    self.phase == Phase::Open && !self.close_sent && self.connected()
+    self.life.may_send_data() && self.connected()
   }
 
   /// The connection still has a socket (its own, or Node's when bridged).
   pub(super) fn connected(&self) -> bool {
-    (self.stream.is_some() || self.bridged) && !self.released
+    (self.stream.is_some() || self.bridged) && !self.life.is_released()
   }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::out::{OutGuard, Phase};
+use super::out::OutGuard;
 use super::{clock, Conn, FlushList};
 use crate::events::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
 use crate::frame::{self, Progress, Receiver, Sink};
@@ -68,12 +68,12 @@ impl Sink for ConnSink<'_, '_> {
       let mut out = self.conn.lock();
       out.pending_pongs += 1;
       if out.blocked && max > 0 && out.pending_pongs > max {
-        out.terminate = true;
+        out.life.terminate();
         self.flooded = true;
         self.conn.flooded.store(true, Ordering::Relaxed);
         return;
       }
-      if out.phase == Phase::Open && !out.close_sent && out.connected() {
+      if out.life.may_send_control() && out.connected() {
         frame::write_frame(&mut out.buf, true, frame::OP_PONG, payload, self.conn.mask_key());
         out.write_now();
       }
@@ -143,7 +143,7 @@ impl Reader {
         if !conn.inst.poller.add(s.fd(), conn.slot()) {
           // Cannot be watched (the system's epoll limit): end it rather
           // than leave it unread.
-          out.write_failed = true;
+          out.life.fail();
         }
       } else {
         conn.inst.poller.remove(s.fd());
@@ -178,8 +178,8 @@ impl Reader {
       ReadEnd::Drained => return,
       ReadEnd::Budget => return conn.inst.poller.rearm(stream.fd(), conn.slot()),
       // The I/O task finishes the connection (woken as the lock is released).
-      ReadEnd::Eof => out.peer_eof = true,
-      ReadEnd::Failed => out.write_failed = true,
+      ReadEnd::Eof => out.life.set_peer_eof(),
+      ReadEnd::Failed => out.life.fail(),
       ReadEnd::Flooded => {}
     }
     self.eof = true;
@@ -309,16 +309,13 @@ impl Reader {
     self.done = true;
     self.rbuf = Vec::new();
     let mut out = conn.lock();
-    if out.closing_since.is_none() {
-      out.closing_since = Some(Instant::now());
-    }
-    if close_received {
-      out.close_received = true;
-      if out.close_sent {
-        // We closed first; the handshake is complete: end the connection.
-        out.shutdown_pending = true;
-        out.write_now();
-      }
+    let now = Instant::now();
+    if !close_received {
+      out.life.start_closing(now);
+    } else if out.life.close_received(now) {
+      // We closed first; the handshake is complete: the connection ends
+      // once our queue is written.
+      out.write_now();
     }
   }
 }

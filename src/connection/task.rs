@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::out::{Phase, State};
+use super::lifecycle::{Stage, State};
 use super::{Conn, ConnOptions, FlushList, Socket};
 use crate::events::kind;
 use crate::instance::Instance;
@@ -29,27 +29,21 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
       st.has(State::SHUT),
       st.has(State::EOF),
     );
-    let phase = if st.has(State::OPEN) {
-      Phase::Open
-    } else if st.has(State::REJECTED) {
-      Phase::Rejected
-    } else {
-      Phase::Pending
-    };
+    let stage = st.stage();
     if terminate || failed {
       break;
     }
     let deadline = if st.has(State::CLOSING) && close_timer.is_none() {
-      conn.lock().closing_since.map(|t| t + conn.opts.close_timeout)
+      conn.lock().life.closing_since().map(|t| t + conn.opts.close_timeout)
     } else {
       None
     };
-    match phase {
-      Phase::Pending => {
+    match stage {
+      Stage::Pending => {
         conn.notify.notified().await;
         continue;
       }
-      Phase::Rejected => {
+      Stage::Rejected => {
         if !shut && !blocked {
           conn.lock().write_now();
           continue;
@@ -64,11 +58,11 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
           break;
         }
       }
-      Phase::Open => {
+      Stage::Open | Stage::CloseSent | Stage::CloseReceived | Stage::Closed => {
         if eof && !blocked {
           // The peer closed its side: finish writing, then we are done.
           let mut o = conn.lock();
-          o.shutdown_pending = true;
+          o.life.shut_after_write();
           if !o.write_now() {
             break;
           }
@@ -98,14 +92,14 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
           match o.write_some() {
             Ok(true) => {
               o.blocked = false;
-              (true, o.phase == Phase::Open)
+              (true, o.life.stage().is_established())
             }
             Ok(false) => {
               guard.clear_ready();
               (false, false)
             }
             Err(_) => {
-              o.write_failed = true;
+              o.life.fail();
               (false, false)
             }
           }
@@ -129,7 +123,7 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
     o.dirty = false;
     o.buf = Vec::new();
     o.pos = 0;
-    o.phase == Phase::Open
+    o.life.stage().is_established()
   };
   conn.inst.pending.lock().unwrap().remove(&conn.id);
   drop(stream);
