@@ -11,7 +11,7 @@ const https = require('https');
 const path = require('path');
 const ws = require('ws');
 const wsrs = require('..');
-const { frame, once } = require('./helpers');
+const { eventually, frame, once } = require('./helpers');
 
 const tls = {
   key: fs.readFileSync(path.join(__dirname, 'fixtures', 'tls', 'key.pem')),
@@ -69,7 +69,7 @@ test('wss:// through an https server: messages, ping/pong, close, differential w
     );
     c.close(4321, 'tls bye');
     const [code, reason] = await once(c, 'close');
-    while (serverSide.length < 2) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => serverSide.length >= 2, { message: 'the server side never saw the close' });
     results[name] = { got, pong: pongData.toString(), page, close: [code, reason.toString()], serverSide };
     wss.close();
     await new Promise((resolve) => server.close(resolve));
@@ -97,10 +97,10 @@ test('protocol faults on a bridged socket get the same close codes', async (t) =
 test('server-initiated close, terminate and closeTimeout on bridged sockets', async (t) => {
   const { server, wss, url } = await httpsServer(wsrs, { closeTimeout: 200 });
   const conns = [];
-  wss.on('connection', (sock) => conns.push(sock));
+  const bothAccepted = new Promise((resolve) => wss.on('connection', (sock) => conns.push(sock) === 2 && resolve()));
   const a = await client(url);
   const b = await client(url);
-  while (conns.length < 2) await new Promise((r) => setTimeout(r, 10));
+  await bothAccepted;
   const aClosed = once(a, 'close');
   conns[0].close(1001, 'going away');
   t.deepEqual((await aClosed).map(String), ['1001', 'going away']);

@@ -12,7 +12,7 @@ const os = require('os');
 const path = require('path');
 const ws = require('ws');
 const wsrs = require('..');
-const { closeServer, delay, impls, listen, once } = require('./helpers');
+const { closeServer, eventually, impls, listen, once } = require('./helpers');
 
 /** Runs the same client scenario with ws's client and wsrs's; returns both transcripts. */
 async function both(scenario) {
@@ -99,7 +99,10 @@ test('every frame the client sends is masked', async (t) => {
   c.send(Buffer.from([1]));
   c.ping();
   c.close();
-  await delay(100);
+  // The close frame is the last the client sends.
+  await eventually(() => frames.some((f) => f.opcode === 8), {
+    message: () => `opcodes ${frames.map((f) => f.opcode)}`
+  });
   t.deepEqual(frames.map((f) => f.opcode), [1, 2, 9, 8]);
   t.true(frames.every((f) => f.masked));
   c.terminate();

@@ -5,7 +5,7 @@
 const test = require('ava');
 const http = require('http');
 const wsrs = require('..');
-const { once } = require('./helpers');
+const { eventually, once } = require('./helpers');
 
 test('socket.io with wsEngine: wsrs (rooms, broadcast, acks, disconnect)', async (t) => {
   const { Server } = require('socket.io');
@@ -53,7 +53,7 @@ test('socket.io with wsEngine: wsrs (rooms, broadcast, acks, disconnect)', async
 
   a.disconnect();
   b.disconnect();
-  while (disconnects.length < 2) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => disconnects.length >= 2, { message: () => `disconnects: ${JSON.stringify(disconnects)}` });
   t.deepEqual(disconnects, ['client namespace disconnect', 'client namespace disconnect']);
   await new Promise((resolve) => io.close(resolve));
 });

@@ -6,7 +6,7 @@
 
 const test = require('ava');
 const fs = require('fs');
-const { closeServer, connect, delay, frame, impls, listen, messages, once, raw, rawWebSocket, upgradeRequest } = require('./helpers');
+const { closeServer, connect, delay, eventually, frame, impls, listen, messages, once, raw, rawWebSocket, upgradeRequest } = require('./helpers');
 
 const native = require('../lib/native');
 
@@ -17,21 +17,12 @@ const idle = () => {
   return s.tasks === 0 && s.pending === 0 && s.sockets === 0 && s.topics === 0 && s.jsSockets === 0 && s.refs === 0;
 };
 
-/** Waits until `fn()` is true (polling), or fails after `ms`. */
-async function eventually(t, fn, ms = 3000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (fn()) return;
-    await delay(20);
-  }
-  t.fail('condition never held');
-}
-
 test.serial('resets mid-handshake, mid-frame and during the close handshake leak nothing', async (t) => {
   const { wss, port, url } = await listen(impls.wsrs, { closeTimeout: 500 });
   wss.on('connection', (ws) => ws.on('message', (m, b) => ws.send(m, { binary: b })));
+  const accepted = once(wss, 'connection');
   const witness = await connect(url);
-  await delay(50);
+  await accepted; // both ends of the witness exist: the baseline counts them
   const before = fdCount();
 
   for (let i = 0; i < 20; i++) {
@@ -53,15 +44,21 @@ test.serial('resets mid-handshake, mid-frame and during the close handshake leak
     d.resetAndDestroy();
   }
   // Every socket the server accepted is gone, and its fds with it.
-  await eventually(t, () => wss.clients.size === 1 && fdCount() <= before);
+  await eventually(() => wss.clients.size === 1 && fdCount() <= before, {
+    timeout: 3000,
+    message: () => `${wss.clients.size} clients (1 expected), ${fdCount()} fds (at most ${before})`
+  });
   t.is(wss.clients.size, 1);
   const got = messages(witness, 1);
   witness.send('still fine');
   t.deepEqual(await got, [['still fine', false]]);
   witness.close();
   await closeServer(wss);
-  await eventually(t, () => fdCount() <= before - 1);
-  await eventually(t, idle);
+  await eventually(() => fdCount() <= before - 1, {
+    timeout: 3000,
+    message: () => `${fdCount()} fds, at most ${before - 1}`
+  });
+  await eventually(idle, { timeout: 3000, message: () => `not idle: ${JSON.stringify(native.stats())}` });
   const s = native.stats();
   t.like(s, { tasks: 0, pending: 0, sockets: 0, topics: 0, jsSockets: 0, servers: 0, nativeServers: 0, refs: 0 });
 });
@@ -74,27 +71,39 @@ test.serial('wss.close() and terminate() in the middle of traffic', async (t) =>
     ws.on('message', (m) => ws.send(m));
   });
   const clients = await Promise.all(Array.from({ length: 50 }, () => connect(url)));
-  for (const c of clients) c.on('error', () => {});
+  const echoed = new Set();
+  for (const c of clients) {
+    c.on('error', () => {});
+    c.on('message', () => echoed.add(c));
+  }
   let flowing = true;
   const pump = (async () => {
     while (flowing) {
       for (const c of clients) if (c.readyState === 1) c.send('x'.repeat(100));
+      // Pacing, not a wait: a round of sends every millisecond or so (a
+      // steady load, not as fast as the loop can go).
       await delay(1);
     }
   })();
-  await delay(100);
+  // In the middle of traffic: every connection has echoed (so all 50 are
+  // accepted, in `sockets`), and the pump goes on.
+  await eventually(() => echoed.size === clients.length, {
+    message: () => `${echoed.size} of ${clients.length} echoed`
+  });
   const serverClosed = new Promise((resolve) => wss.close(resolve));
   // Half of the sockets terminated mid-traffic, the rest closed by their
   // clients (whichever those are: accept order is not connect order).
-  sockets.slice(0, 25).forEach((s) => s.terminate());
-  await delay(50);
+  const terminated = sockets.slice(0, 25);
+  const terminatedClosed = Promise.all(terminated.map((s) => once(s, 'close')));
+  terminated.forEach((s) => s.terminate());
+  await terminatedClosed;
   clients.forEach((c) => c.readyState === 1 && c.close());
   await serverClosed;
   flowing = false;
   await pump;
   t.true(sockets.every((s) => s.readyState === s.CLOSED));
   t.is(wss.clients.size, 0);
-  await eventually(t, idle);
+  await eventually(idle, { timeout: 3000, message: () => `not idle: ${JSON.stringify(native.stats())}` });
 });
 
 test.serial('thousands of connections closing at once', async (t) => {
@@ -106,13 +115,13 @@ test.serial('thousands of connections closing at once', async (t) => {
   for (let i = 0; i < 2000; i += 200) {
     clients.push(...(await Promise.all(Array.from({ length: 200 }, () => connect(url)))));
   }
-  await eventually(t, () => wss.clients.size === 2000);
+  await eventually(() => wss.clients.size === 2000, { timeout: 3000, message: () => `${wss.clients.size} clients` });
   for (const c of clients) c.terminate();
-  await eventually(t, () => closes === 2000, 10000);
+  await eventually(() => closes === 2000, { timeout: 10000, message: () => `${closes} closes` });
   t.is(wss.clients.size, 0);
-  await eventually(t, () => fdCount() <= before);
+  await eventually(() => fdCount() <= before, { timeout: 3000, message: () => `${fdCount()} fds, at most ${before}` });
   await closeServer(wss);
-  await eventually(t, idle);
+  await eventually(idle, { timeout: 3000, message: () => `not idle: ${JSON.stringify(native.stats())}` });
 });
 
 test.serial('a closed server process keeps no native handle: a script exits with its sockets open elsewhere', async (t) => {
@@ -120,13 +129,23 @@ test.serial('a closed server process keeps no native handle: a script exits with
   // are released, and the event loop is not held open by them.
   const { execFile } = require('child_process');
   const path = require('path');
+  // verifyClient decides 50 ms late (an asynchronous verifyClient, not a
+  // wait); while it is deciding, right after it is called, the peer resets
+  // and the server closes.
   const script = `
     const W = require(${JSON.stringify(path.join(__dirname, '..'))});
     const net = require('net');
-    const wss = new W.WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient: (i, cb) => setTimeout(() => cb(true), 50) }, () => {
-      const s = net.connect(wss.address().port, '127.0.0.1', () => {
+    let s;
+    const verifyClient = (i, cb) => {
+      setImmediate(() => {
+        s.destroy();
+        wss.close(() => console.log('closed'));
+      });
+      setTimeout(() => cb(true), 50);
+    };
+    const wss = new W.WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient }, () => {
+      s = net.connect(wss.address().port, '127.0.0.1', () => {
         s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n');
-        setTimeout(() => { s.destroy(); wss.close(() => console.log('closed')); }, 10);
       });
     });`;
   const r = await new Promise((resolve) =>

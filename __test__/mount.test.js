@@ -8,7 +8,7 @@ const http = require('http');
 const ws = require('ws');
 const wsrs = require('..');
 const native = require('../lib/native');
-const { connect, delay, httpAnswer, messages, once, raw, untilEnd, upgradeRequest } = require('./helpers');
+const { connect, eventually, httpAnswer, messages, once, raw, untilEnd, upgradeRequest } = require('./helpers');
 
 async function httpServer(handler) {
   const server = http.createServer(handler || ((req, res) => res.end('http page')));
@@ -83,36 +83,60 @@ test.serial('handleUpgrade twice on one socket throws, as with ws', async (t) =>
   const c = new ws.WebSocket(`ws://127.0.0.1:${port}`);
   c.on('error', () => {});
   t.regex(await thrown, /called more than once with the same socket/);
+  const gone = [c, ...wss.clients].map((s) => once(s, 'close'));
   c.terminate();
   for (const s of wss.clients) s.terminate();
-  await delay(50);
+  await Promise.all(gone);
   await new Promise((r) => server.close(r));
 });
 
 test.serial('peers that vanish during the takeover leak nothing', async (t) => {
   const { server, port } = await httpServer();
   const wss = new wsrs.WebSocketServer({ server });
+  const accepted = once(wss, 'connection');
   const witness = await connect(`ws://127.0.0.1:${port}`);
-  await delay(50);
+  const [witnessServer] = await accepted; // both ends of the witness exist: the baseline counts them
   const fds = () => fs.readdirSync('/proc/self/fd').length;
   const before = fds();
+  // Node's 'upgrade' for the raw socket whose local port is `localPort`
+  // (seen first, before wsrs's listener takes the socket over).
+  const upgradeOf = (localPort) =>
+    new Promise((resolve) => {
+      const on = (req) => {
+        if (req.socket.remotePort !== localPort) return;
+        server.off('upgrade', on);
+        resolve();
+      };
+      server.prependListener('upgrade', on);
+    });
   for (let i = 0; i < 30; i++) {
     const s = await raw(port);
+    // Half of the peers vanish as soon as they have sent their request, the
+    // other half once the server has it (during the takeover).
+    const upgraded = i % 2 ? upgradeOf(s.localPort) : null;
     s.write(upgradeRequest());
-    if (i % 2) await delay(1);
+    if (upgraded) await upgraded;
     s.resetAndDestroy();
   }
-  const deadline = Date.now() + 3000;
-  while ((wss.clients.size !== 1 || fds() > before) && Date.now() < deadline) await delay(20);
+  await eventually(() => wss.clients.size === 1 && fds() <= before, {
+    timeout: 3000,
+    message: () => `${wss.clients.size} clients (1 expected), ${fds()} fds (at most ${before})`
+  });
   t.is(wss.clients.size, 1);
   t.true(fds() <= before);
+  const witnessGone = once(witnessServer, 'close');
   witness.close();
   await once(witness, 'close');
-  await delay(50);
+  await witnessGone;
   wss.close();
   await new Promise((r) => server.close(r));
-  const s = native.stats();
-  t.deepEqual([s.tasks, s.pending, s.sockets, s.jsSockets], [0, 0, 0, 0]);
+  const stats = () => {
+    const s = native.stats();
+    return [s.tasks, s.pending, s.sockets, s.jsSockets];
+  };
+  // Rust lets go of the witness's task and slot after its 'close'.
+  await eventually(() => stats().every((n) => n === 0), { timeout: 3000, message: () => `stats ${stats()}` });
+  t.deepEqual(stats(), [0, 0, 0, 0]);
 });
 
 test.serial('server mode forwards listening and error, and a closing server answers 503', async (t) => {
@@ -126,14 +150,20 @@ test.serial('server mode forwards listening and error, and a closing server answ
   server.emit('error', new Error('boom'));
   t.is((await errored)[0].message, 'boom');
 
-  // A server whose upgrade is decided asynchronously, closed meanwhile.
-  const slow = new wsrs.WebSocketServer({ noServer: true, verifyClient: (info, cb) => setTimeout(() => cb(true), 50) });
+  // A server whose upgrade is decided asynchronously, closed meanwhile:
+  // verifyClient answers only once the server is closed.
+  let decide;
+  const verifying = new Promise((resolve) => {
+    decide = resolve;
+  });
+  const slow = new wsrs.WebSocketServer({ noServer: true, verifyClient: (info, cb) => decide(cb) });
   server.removeAllListeners('upgrade');
   server.on('upgrade', (req, socket, head) => slow.handleUpgrade(req, socket, head, () => {}));
   const sock = await raw(server.address().port);
   sock.write(upgradeRequest());
-  await delay(10);
+  const cb = await verifying;
   slow.close();
+  cb(true);
   t.is(httpAnswer(await untilEnd(sock)).status, 'HTTP/1.1 503 Service Unavailable');
   wss.close();
   await new Promise((r) => server.close(r));

@@ -8,7 +8,7 @@
 const test = require('ava');
 const path = require('path');
 const { execFile } = require('child_process');
-const { closeServer, connect, delay, impls, listen, messages, once, ROOT } = require('./helpers');
+const { closeServer, connect, impls, listen, messages, once, quietWindow, ROOT } = require('./helpers');
 
 const fixture = (name) => path.join(__dirname, 'fixtures', name);
 
@@ -118,21 +118,26 @@ test('clients tracks open connections; close() keeps them open until they end', 
   const r = {};
   for (const [name, Impl] of Object.entries(impls)) {
     const { wss, url } = await listen(Impl);
+    const accepted = [];
+    const bothAccepted = new Promise((resolve) => wss.on('connection', (s) => accepted.push(s) === 2 && resolve()));
     const a = await connect(url);
     const b = await connect(url);
-    await delay(20);
+    await bothAccepted;
     const out = [wss.clients.size];
     let closed = false;
     const serverClosed = new Promise((resolve) => wss.close(() => resolve((closed = true))));
-    await delay(50);
+    // close() must NOT call back while connections are open: only a window
+    // can show that it does not.
+    await quietWindow(50);
     out.push(closed, wss.address());
     const got = messages(a, 1);
     for (const c of wss.clients) c.send('still open');
     out.push(await got);
+    const ended = Promise.all(accepted.map((s) => once(s, 'close')));
     a.close();
     b.close();
     await serverClosed;
-    await delay(50);
+    await ended; // each leaves `clients` before its 'close' event
     out.push(wss.clients.size);
     const again = await new Promise((resolve) => wss.close((err) => resolve(err && err.message)));
     out.push(again);

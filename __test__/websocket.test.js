@@ -5,7 +5,7 @@
 // pause/resume, readyState, the EventTarget interface.
 
 const test = require('ava');
-const { closeServer, connect, delay, impls, listen, messages, once } = require('./helpers');
+const { closeServer, connect, eventually, impls, listen, messages, once, quietWindow } = require('./helpers');
 
 /** A server of each implementation with one connected ws client. */
 async function pair(Impl, options) {
@@ -139,7 +139,8 @@ test('autoPong: false leaves pongs to the application', async (t) => {
     const ping = once(ws, 'ping');
     client.ping('x');
     await ping;
-    await delay(100);
+    // No pong may come: only a window can show that none does.
+    await quietWindow(100);
     t.is(pongs, 0);
     ws.pong('manual');
     await once(client, 'pong');
@@ -200,10 +201,11 @@ test('pause stops message delivery until resume', async (t) => {
     const paused = ws.isPaused;
     client.send('one');
     client.send('two');
-    await delay(100);
+    // No message may be delivered while paused: only a window can show that.
+    await quietWindow(100);
     const whilePaused = got.length;
     ws.resume();
-    await delay(100);
+    await eventually(() => got.length >= 2, { message: () => `got ${JSON.stringify(got)} after resume()` });
     return [paused, whilePaused, got, ws.isPaused];
   });
   t.deepEqual(r.wsrs, r.ws);
@@ -238,7 +240,9 @@ test('bufferedAmount grows when the peer stops reading and drains', async (t) =>
   client.pause();
   const chunk = Buffer.alloc(64 * 1024);
   for (let i = 0; i < 200; i++) ws.send(chunk);
-  await delay(200);
+  // What can go out goes (12.5 MiB, more than the socket buffers hold); the
+  // rest must NOT drain while the peer does not read: only a window shows that.
+  await quietWindow(200);
   t.true(ws.bufferedAmount > 0);
   const written = new Promise((resolve) => ws.send('end', resolve));
   client.resume();
@@ -345,7 +349,7 @@ test('a fan-out larger than one flush slice reaches everyone in order while the 
     const others = [];
     for (let i = 0; i < N - 1; i++) others.push(connect(url));
     const clients = [talker, ...(await Promise.all(others))];
-    while (wss.clients.size < N) await delay(10);
+    await eventually(() => wss.clients.size >= N, { message: () => `${wss.clients.size} of ${N} clients` });
     let callbacks = 0;
     let errors = 0;
     const sent = new Promise((resolve) => {

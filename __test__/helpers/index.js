@@ -1,7 +1,8 @@
 'use strict';
 
 // Shared test helpers: both implementations, servers on ephemeral ports,
-// raw TCP peers that speak (or break) the protocol byte by byte.
+// raw TCP peers that speak (or break) the protocol byte by byte, and waiting
+// for conditions rather than for time (`eventually`, `quietWindow`: wait.js).
 
 const net = require('net');
 const crypto = require('crypto');
@@ -9,6 +10,8 @@ const path = require('path');
 
 const ws = require('ws');
 const wsrs = require('../..');
+
+const { delay, eventually, quietWindow } = require('./wait');
 
 const impls = { ws, wsrs };
 
@@ -43,10 +46,6 @@ function connect(url, options) {
 
 function once(emitter, event) {
   return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-}
-
-function delay(ms) {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Collects `n` messages from a client as [string, isBinary]. */
@@ -218,6 +217,7 @@ module.exports = {
   closeServer,
   connect,
   delay,
+  eventually,
   frame,
   httpAnswer,
   impls,
@@ -225,6 +225,7 @@ module.exports = {
   messages,
   once,
   parseFrames,
+  quietWindow,
   raw,
   rawWebSocket,
   until,

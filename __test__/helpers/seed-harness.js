@@ -3,6 +3,9 @@
 // Runs a seed fixture (a tutorial's server snippet, unchanged) as a child
 // process with `ws` resolving to ws or to wsrs, drives it with real ws
 // clients, and records a transcript that can be compared across the two.
+// The seeds listen on fixed ports: each run listens on its seed's port if
+// that is free, else on one the system picks (seed-ports.js), so a port held
+// elsewhere never fails a run and two runs never collide.
 
 const { spawn } = require('child_process');
 const net = require('net');
@@ -11,57 +14,61 @@ const { pathToFileURL } = require('url');
 
 const WebSocket = require('ws'); // the real ws (node_modules): clients are always ws's
 
+const { eventually, quietWindow } = require('./wait');
+
 const ROOT = path.resolve(__dirname, '..', '..');
 const HELPERS = __dirname;
 const MARKER = '[seed-harness] ';
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `pred` until it holds (true) or `timeout` ms pass (false). */
-async function waitFor(pred, timeout = 2000, step = 5) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (Date.now() >= end) return false;
-    await sleep(step);
-  }
+/**
+ * Whether `pred()` holds within `timeout` ms (true) or not (false): the
+ * shared `eventually` (wait.js), for scenarios that record the answer.
+ */
+function waitFor(pred, timeout = 2000, interval = 5) {
+  return eventually(pred, { timeout, interval }).then(
+    () => true,
+    (err) => {
+      if (err.code === 'ERR_EVENTUALLY_TIMEOUT') return false;
+      throw err;
+    }
+  );
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-function accepts(port) {
+/** Whether `port` is free: tried the way the seeds listen (every address, no host given). */
+function portFree(port) {
   return new Promise((resolve) => {
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    const done = (ok) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
 }
 
-/** Waits until nothing listens on the port (a previous run has let go of it). */
-async function waitPortFree(port, timeout = 5000) {
-  const end = Date.now() + timeout;
-  while (await accepts(port)) {
-    if (Date.now() >= end) throw new Error(`port ${port} is still in use after ${timeout} ms`);
-    await sleep(50);
-  }
+/**
+ * Where a seed that listens on the fixed `port` really listens, as
+ * seed-ports.js takes it (SEED_PORTS): on `port` itself if it is free, else
+ * (or with `fallback`, or SEED_PORT_FALLBACK=1 for every run) on 0, a port
+ * the system picks, which nothing else can hold.
+ */
+async function portPlan(port, { fallback = process.env.SEED_PORT_FALLBACK === '1' } = {}) {
+  return { [port]: !fallback && (await portFree(port)) ? port : 0 };
 }
 
 /**
  * Starts `node [preloads] file` with `ws` resolving to `impl` (ws, ws-shim or
- * wsrs) and timers sped up `divisor` times.
+ * wsrs), timers sped up `divisor` times and fixed ports mapped by `ports`
+ * (see portPlan).
  */
-function startServer(file, { impl, divisor = 50 }) {
-  const args = ['--require', path.join(HELPERS, 'use-impl.js'), '--require', path.join(HELPERS, 'scale-timers.js')];
+function startServer(file, { impl, divisor = 50, ports = null }) {
+  const args = ['--require', path.join(HELPERS, 'use-impl.js')];
+  args.push('--require', path.join(HELPERS, 'seed-ports.js'), '--require', path.join(HELPERS, 'scale-timers.js'));
   if (file.endsWith('.mjs')) args.push('--import', pathToFileURL(path.join(HELPERS, 'use-impl-esm.mjs')).href);
   args.push(file);
   const env = { ...process.env, WS_IMPL: impl, SEED_TIMER_DIVISOR: String(divisor) };
   delete env.NODE_OPTIONS;
+  delete env.SEED_PORTS;
+  if (ports) env.SEED_PORTS = JSON.stringify(ports);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run = { child, file, impl, stdout: '', stderr: '', exit: null, stoppedByUs: false };
+  const run = { child, file, impl, ports, stdout: '', stderr: '', exit: null, stoppedByUs: false, listening: null };
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stdout.on('data', (d) => (run.stdout += d));
@@ -80,27 +87,44 @@ function startServer(file, { impl, divisor = 50 }) {
   return run;
 }
 
-/** SIGTERM, then SIGKILL after 2 s; resolves once the child is gone. */
+/** SIGTERM, then SIGKILL if it is still there after 2 s; resolves once the child is gone. */
 async function stopServer(run) {
   if (run.exit !== null) return;
   run.stoppedByUs = true;
   run.child.kill('SIGTERM');
-  const exited = await Promise.race([run.closed.then(() => true), sleep(2000).then(() => false)]);
-  if (!exited) {
-    run.child.kill('SIGKILL');
-    await run.closed;
-  }
+  const kill = setTimeout(() => run.child.kill('SIGKILL'), 2000);
+  await run.closed;
+  clearTimeout(kill);
 }
 
-/** Resolves 'listening' once the port accepts, 'exited' if the child dies first, else 'timeout'. */
-async function waitForServer(run, port, timeout = 5000) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if (run.exit !== null) return 'exited';
-    if (await accepts(port)) return run.exit !== null ? 'exited' : 'listening';
-    if (Date.now() >= end) return 'timeout';
-    await sleep(20);
-  }
+/**
+ * Waits for the child's report that it listens for the fixed `port`
+ * (seed-ports.js): resolves 'listening' (and sets `run.listening` to
+ * { port, real }, the real port to connect to), 'exited' if the child ends
+ * first, or 'timeout'.
+ */
+function waitForServer(run, port, timeout = 5000) {
+  const report = new RegExp(`^\\[seed-harness\\] listening ${port} -> (\\d+)\\n`, 'm');
+  return new Promise((resolve) => {
+    const done = (result) => {
+      clearTimeout(timer);
+      run.child.stderr.off('data', check);
+      resolve(result);
+    };
+    const check = () => {
+      const m = report.exec(run.stderr);
+      if (m) {
+        run.listening = { port, real: Number(m[1]) };
+        done('listening');
+      } else if (run.exit !== null) {
+        done('exited');
+      }
+    };
+    const timer = setTimeout(() => done('timeout'), timeout);
+    run.child.stderr.on('data', check); // after startServer's listener: run.stderr has the chunk
+    run.closed.then(check);
+    check();
+  });
 }
 
 /** Complete lines of a stream's text (a trailing partial line counts too). */
@@ -170,6 +194,9 @@ function transcript(run, clients, extra = {}, { heartbeat, paths = {} } = {}) {
   const norm = (s) => {
     let out = s;
     for (const c of clients) if (c.localPort) out = out.split(String(c.localPort)).join(`<port of ${c.name}>`);
+    // A seed moved off its fixed port reads as if it listened there.
+    const moved = run.listening && run.listening.real !== run.listening.port;
+    if (moved) out = out.split(String(run.listening.real)).join(String(run.listening.port));
     for (const [p, name] of Object.entries(paths)) out = out.split(p).join(name);
     return out.split(ROOT).join('<root>');
   };
@@ -209,16 +236,16 @@ function resolvedImpl(run) {
 
 module.exports = {
   ROOT,
-  accepts,
   closeClient,
   connectClient,
   lines,
+  portFree,
+  portPlan,
+  quietWindow,
   resolvedImpl,
-  sleep,
   startServer,
   stopServer,
   transcript,
   waitFor,
-  waitForServer,
-  waitPortFree
+  waitForServer
 };
