@@ -127,6 +127,12 @@ export interface FlushResult {
 export declare function isSubscribed(id: number, slot: number, topic: string): boolean
 
 /**
+ * The close codes an endpoint may send (`frame::is_valid_close_code`, the
+ * rule the parser applies to the peer's), for `close()`'s argument check.
+ */
+export declare function isValidCloseCode(code: number): boolean
+
+/**
  * Binds a listening socket for a created server, like `net.Server#listen`
  * (`reuse_port`: Node's `reusePort`).
  */
@@ -252,3 +258,10 @@ export declare function terminate(id: number, slot: number): void
 export declare function topics(id: number, slot: number): Array<string>
 
 export declare function unsubscribe(id: number, slot: number, topic: string): boolean
+
+/**
+ * The numbers JS and Rust share, from their one source: event kinds and
+ * flags (`events`), what a send did (`Sent`), and opcodes (`frame`).
+ * JS reads them once (`lib/native.js`).
+ */
+export declare function wireConstants(): Record<string, number>

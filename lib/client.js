@@ -16,7 +16,7 @@ const querystring = require('querystring');
 const { randomBytes, createHash } = require('crypto');
 const { URL } = require('url');
 
-const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID } = require('./constants');
+const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID } = require('./constants');
 const { fdOf, takeOver } = require('./takeover');
 const { binding, connectionOptions } = require('./native');
 
@@ -29,17 +29,8 @@ const kAborted = Symbol('kAborted');
  */
 function initAsClient(websocket, address, protocols, options) {
   const opts = {
-    allowSynchronousEvents: true,
-    autoPong: true,
-    closeTimeout: CLOSE_TIMEOUT,
+    ...CONNECTION_DEFAULTS,
     protocolVersion: protocolVersions[1],
-    maxBufferedChunks: 256 * 1024,
-    maxFragments: 16 * 1024,
-    maxPayload: 100 * 1024 * 1024,
-    maxPendingAutoPongs: 60,
-    maxBufferedAmount: 16 * 1024 * 1024,
-    backpressure: 'close',
-    skipUTF8Validation: false,
     perMessageDeflate: true,
     followRedirects: false,
     maxRedirects: 10,
@@ -54,7 +45,6 @@ function initAsClient(websocket, address, protocols, options) {
     path: undefined,
     port: undefined
   };
-  websocket._autoPong = opts.autoPong;
   websocket._closeTimeout = opts.closeTimeout;
 
   if (!protocolVersions.includes(opts.protocolVersion)) {

@@ -4,9 +4,26 @@ const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'fragments'];
 const hasBlob = typeof Blob !== 'undefined';
 if (hasBlob) BINARY_TYPES.push('blob');
 
+const CLOSE_TIMEOUT = 30000;
+
+/** What every connection starts from, server side and client side alike. */
+const CONNECTION_DEFAULTS = Object.freeze({
+  allowSynchronousEvents: true,
+  autoPong: true,
+  closeTimeout: CLOSE_TIMEOUT,
+  maxBufferedChunks: 256 * 1024,
+  maxFragments: 16 * 1024,
+  maxPayload: 100 * 1024 * 1024,
+  maxPendingAutoPongs: 60,
+  maxBufferedAmount: 16 * 1024 * 1024,
+  backpressure: 'close',
+  skipUTF8Validation: false
+});
+
 module.exports = {
   BINARY_TYPES,
-  CLOSE_TIMEOUT: 30000,
+  CLOSE_TIMEOUT,
+  CONNECTION_DEFAULTS,
   EMPTY_BUFFER: Buffer.alloc(0),
   GUID: '258EAFA5-E914-47DA-95CA-C5AB0DC85B11',
   hasBlob,
@@ -14,6 +31,5 @@ module.exports = {
   kListener: Symbol('kListener'),
   kStatusCode: Symbol('status-code'),
   kWebSocket: Symbol('websocket'),
-  NOOP: () => {},
   READY_STATES: ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']
 };

@@ -1,6 +1,6 @@
 'use strict';
 
-// The JS half of the event bridge (src/bridge.rs has the Rust half).
+// The JS half of the event queue (src/events.rs has the Rust half).
 //
 // Each copy of this module (one per thread, and one per module registry:
 // jest and vitest load a copy per test file) makes its own native instance,
@@ -15,21 +15,32 @@
 
 const addon = require('./addon');
 /** The addon's exports that are not functions of an instance. */
-const NOT_PER_INSTANCE = new Set(['Native', 'processStats', 'reusePortSupported', 'nativeSockets']);
+const NOT_PER_INSTANCE = new Set([
+  'Native',
+  'processStats',
+  'reusePortSupported',
+  'nativeSockets',
+  'wireConstants',
+  'isValidCloseCode'
+]);
 
-const K_UPGRADE = 1;
-const K_MESSAGE = 2;
-const K_PING = 3;
-const K_PONG = 4;
-const K_PEER_CLOSE = 5;
-const K_ERROR = 6;
-const K_CLOSED = 7;
-const K_DRAIN = 8;
-const K_SERVER_ERROR = 9;
-const K_BRIDGED_WRITE = 10;
-const FLAG_BINARY = 1 << 8;
-const FLAG_RANGE_ERROR = 1 << 9;
-const FLAG_OWNED = 1 << 10;
+// Event kinds and flags, from their one source (src/events.rs).
+const WIRE = addon.wireConstants();
+const {
+  K_UPGRADE,
+  K_MESSAGE,
+  K_PING,
+  K_PONG,
+  K_PEER_CLOSE,
+  K_ERROR,
+  K_CLOSED,
+  K_DRAIN,
+  K_SERVER_ERROR,
+  K_BRIDGED_WRITE,
+  FLAG_BINARY,
+  FLAG_RANGE_ERROR,
+  FLAG_OWNED
+} = WIRE;
 
 /** Open sockets by slot (the id Rust tags their events with). */
 const sockets = [];
@@ -352,6 +363,7 @@ function bridgedClosed(ws) {
 }
 
 module.exports = {
+  WIRE,
   addServer,
   bridgedClosed,
   connectionOptions,

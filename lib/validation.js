@@ -7,12 +7,14 @@ for (let c = 0x30; c <= 0x39; c++) tokenChars[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) tokenChars[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) tokenChars[c] = 1;
 
-/** Close codes an endpoint may send (the same rule as ws). */
+const { isValidCloseCode } = require('./addon');
+
+/**
+ * Close codes an endpoint may send (ws's rule): the one the parser applies
+ * to the peer's close frames (src/frame.rs).
+ */
 function isValidStatusCode(code) {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
+  return Number.isInteger(code) && code >= 0 && code <= 0xffff && isValidCloseCode(code);
 }
 
 function isBlob(value) {

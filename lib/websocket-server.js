@@ -15,7 +15,7 @@ const { createHash } = require('crypto');
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
 const { kServer } = WebSocket;
-const { CLOSE_TIMEOUT, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
+const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
 const native = require('./native');
 const { NODE_SOCKETS, fdOf, takeOver } = require('./takeover');
 
@@ -30,17 +30,10 @@ class WebSocketServer extends EventEmitter {
     super();
 
     options = {
-      allowSynchronousEvents: true,
-      autoPong: true,
-      maxBufferedChunks: 256 * 1024,
-      maxFragments: 16 * 1024,
-      maxPayload: 100 * 1024 * 1024,
-      maxPendingAutoPongs: 60,
-      skipUTF8Validation: false,
+      ...CONNECTION_DEFAULTS,
       perMessageDeflate: false,
       handleProtocols: null,
       clientTracking: true,
-      closeTimeout: CLOSE_TIMEOUT,
       verifyClient: null,
       noServer: false,
       backlog: null,
@@ -53,8 +46,6 @@ class WebSocketServer extends EventEmitter {
       maxHeaderSize: 16 * 1024,
       maxConnections: 0,
       reusePort: false,
-      maxBufferedAmount: 16 * 1024 * 1024,
-      backpressure: 'close',
       WebSocket,
       ...options
     };

@@ -34,17 +34,8 @@ const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
-// What a native send did.
-const SENT = 0;
-const NOT_OPEN = 1;
-const DROPPED = 2;
-const OVERFLOW = 3;
-
-const OP_CONT = 0;
-const OP_TEXT = 1;
-const OP_BINARY = 2;
-const OP_PING = 9;
-const OP_PONG = 10;
+// What a native send did, and opcodes: from their one source in Rust.
+const { SENT, NOT_OPEN, DROPPED, OVERFLOW, OP_CONT, OP_TEXT, OP_BINARY, OP_PING, OP_PONG } = native.WIRE;
 
 class WebSocket extends EventEmitter {
   /**
@@ -101,7 +92,6 @@ class WebSocket extends EventEmitter {
     }
     this._isServer = true;
     options = options || {};
-    this._autoPong = options.autoPong !== false;
     this._closeTimeout = options.closeTimeout === undefined ? CLOSE_TIMEOUT : options.closeTimeout;
   }
 

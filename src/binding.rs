@@ -10,18 +10,16 @@
 #![cfg_attr(test, allow(dead_code))]
 #![allow(clippy::new_without_default)]
 
-use std::ptr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
-use napi::sys;
 use napi_derive::napi;
 
 use crate::connection::{Conn, ConnOptions, Sent};
-use crate::frame::Limits;
+use crate::frame::{self, Limits};
+use crate::js_buffers::{self, RawValue};
 use crate::js_thread::JsThread;
-use crate::pool;
 use crate::server::{ListenOptions, Server, ServerConfig};
 
 /// One instance of the addon (see the module's doc).
@@ -49,6 +47,47 @@ pub fn native_sockets() -> bool {
   crate::sys::NATIVE_SOCKETS
 }
 
+/// The numbers JS and Rust share, from their one source: event kinds and
+/// flags (`events`), what a send did (`Sent`), and opcodes (`frame`).
+/// JS reads them once (`lib/native.js`).
+#[napi]
+pub fn wire_constants() -> std::collections::HashMap<String, u32> {
+  use crate::events::{kind, FLAG_BINARY, FLAG_OWNED, FLAG_RANGE_ERROR};
+  let all: [(&str, u32); 23] = [
+    ("K_UPGRADE", kind::UPGRADE),
+    ("K_MESSAGE", kind::MESSAGE),
+    ("K_PING", kind::PING),
+    ("K_PONG", kind::PONG),
+    ("K_PEER_CLOSE", kind::PEER_CLOSE),
+    ("K_ERROR", kind::ERROR),
+    ("K_CLOSED", kind::CLOSED),
+    ("K_DRAIN", kind::DRAIN),
+    ("K_SERVER_ERROR", kind::SERVER_ERROR),
+    ("K_BRIDGED_WRITE", kind::BRIDGED_WRITE),
+    ("FLAG_BINARY", FLAG_BINARY),
+    ("FLAG_RANGE_ERROR", FLAG_RANGE_ERROR),
+    ("FLAG_OWNED", FLAG_OWNED),
+    ("SENT", Sent::Queued as u32),
+    ("NOT_OPEN", Sent::NotOpen as u32),
+    ("DROPPED", Sent::Dropped as u32),
+    ("OVERFLOW", Sent::Overflow as u32),
+    ("OP_CONT", frame::OP_CONT as u32),
+    ("OP_TEXT", frame::OP_TEXT as u32),
+    ("OP_BINARY", frame::OP_BINARY as u32),
+    ("OP_CLOSE", frame::OP_CLOSE as u32),
+    ("OP_PING", frame::OP_PING as u32),
+    ("OP_PONG", frame::OP_PONG as u32),
+  ];
+  all.iter().map(|&(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The close codes an endpoint may send (`frame::is_valid_close_code`, the
+/// rule the parser applies to the peer's), for `close()`'s argument check.
+#[napi]
+pub fn is_valid_close_code(code: u32) -> bool {
+  u16::try_from(code).is_ok_and(frame::is_valid_close_code)
+}
+
 /// Process-wide counters (all instances together), for leak checks.
 #[napi(object)]
 pub struct ProcessStats {
@@ -62,29 +101,6 @@ pub struct ProcessStats {
 pub fn process_stats() -> ProcessStats {
   let (instances, tasks) = crate::instance::process_counts();
   ProcessStats { instances: instances as u32, tasks: tasks as u32 }
-}
-
-pub struct RawValue(sys::napi_value);
-
-impl ToNapiValue for RawValue {
-  unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-    Ok(val.0)
-  }
-}
-
-impl TypeName for RawValue {
-  fn type_name() -> &'static str {
-    "Buffer"
-  }
-  fn value_type() -> ValueType {
-    ValueType::Object
-  }
-}
-
-unsafe extern "C" fn return_to_pool(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
-  // SAFETY: `hint` is the Box<Vec<u8>> leaked in `take_owned`, finalised once.
-  let data = unsafe { Box::from_raw(hint as *mut Vec<u8>) };
-  pool::give(*data);
 }
 
 #[napi(object)]
@@ -130,12 +146,7 @@ fn millis(ms: f64) -> Duration {
 }
 
 fn sent(r: Sent) -> u32 {
-  match r {
-    Sent::Queued => 0,
-    Sent::NotOpen => 1,
-    Sent::Dropped => 2,
-    Sent::Overflow => 3,
-  }
+  r as u32
 }
 
 #[napi(object)]
@@ -247,50 +258,23 @@ pub fn drain(env: Env, id: u32) -> Result<RawValue> {
   let js = copy(&env, id)?;
   let mut spare = js.spare.borrow_mut();
   js.inst.events.take(&mut spare);
-  let mut value = ptr::null_mut();
   if spare.is_empty() {
-    unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
-    return Ok(RawValue(value));
+    return Ok(js_buffers::undefined(&env));
   }
-  let len = spare.encoded_len();
-  let mut data = ptr::null_mut();
-  let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
-  if status != sys::Status::napi_ok {
-    return Err(Error::from_reason("cannot allocate the event buffer"));
-  }
-  let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
-  spare.encode_into(out);
+  let value = js_buffers::batch(&env, &spare)?;
   if !spare.owned.is_empty() {
     js.owned.borrow_mut().extend(spare.owned.drain(..));
   }
   spare.clear();
-  Ok(RawValue(value))
+  Ok(value)
 }
 
 /// The buffer of the next event flagged as owned (a large message), handed
 /// over without a copy; when V8 frees it, its memory goes back to the pool.
 #[napi(ts_return_type = "Buffer")]
 pub fn take_owned(env: Env, id: u32) -> Result<RawValue> {
-  let mut data = copy(&env, id)?.owned.borrow_mut().pop_front().unwrap_or_default();
-  let len = data.len();
-  let ptr = data.as_mut_ptr();
-  let hint = Box::into_raw(Box::new(data));
-  let mut value = ptr::null_mut();
-  let status = unsafe {
-    sys::napi_create_external_buffer(env.raw(), len, ptr.cast(), Some(return_to_pool), hint.cast(), &mut value)
-  };
-  if status == sys::Status::napi_ok {
-    return Ok(RawValue(value));
-  }
-  // No external buffers in this runtime: copy.
-  let data = unsafe { Box::from_raw(hint) };
-  let status =
-    unsafe { sys::napi_create_buffer_copy(env.raw(), len, data.as_ptr().cast(), ptr::null_mut(), &mut value) };
-  pool::give(*data);
-  if status != sys::Status::napi_ok {
-    return Err(Error::from_reason("cannot create a message buffer"));
-  }
-  Ok(RawValue(value))
+  let data = copy(&env, id)?.owned.borrow_mut().pop_front().unwrap_or_default();
+  js_buffers::owned(&env, data)
 }
 
 /// Writes what was sent since the last flush, one write per connection

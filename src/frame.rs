@@ -149,11 +149,6 @@ impl Receiver {
     Self::default()
   }
 
-  /// Bytes held for a message in progress (for memory accounting).
-  pub fn buffered(&self) -> usize {
-    self.frag.capacity()
-  }
-
   /// Parses as many whole frames from `input` as there are. The payloads of
   /// whole frames are unmasked in place.
   pub fn feed(&mut self, input: &mut [u8], limits: &Limits, sink: &mut dyn Sink) -> Progress {
@@ -318,14 +313,6 @@ impl Receiver {
         }
       }
     }
-  }
-}
-
-/// Copies `src` into `dst` (same length), XOR-ing with the mask if any.
-pub fn unmask_into(dst: &mut [u8], src: &[u8], mask: Option<[u8; 4]>) {
-  dst.copy_from_slice(src);
-  if let Some(m) = mask {
-    xor_mask(dst, m);
   }
 }
 
@@ -562,8 +549,8 @@ mod tests {
   fn unmask_matches_bytewise() {
     let src: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
     let mask = [9, 8, 7, 6];
-    let mut a = vec![0; src.len()];
-    unmask_into(&mut a, &src, Some(mask));
+    let mut a = src.clone();
+    xor_mask(&mut a, mask);
     let b: Vec<u8> = src.iter().enumerate().map(|(i, x)| x ^ mask[i & 3]).collect();
     assert_eq!(a, b);
     for cut in [0, 1, 7, 8, 9, 999] {

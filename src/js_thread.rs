@@ -54,9 +54,10 @@ fn ok(s: sys::napi_status) -> bool {
 /// The threadsafe function, as the event queue's waker (any thread).
 struct TsfnWaker(sys::napi_threadsafe_function);
 
-// SAFETY: a threadsafe function may be called from any thread; the event queue
-// drops this waker before the function is released (`Bridge::close`).
+// SAFETY: a threadsafe function may be called from any thread; the event
+// queue drops this waker before the function is released (`EventQueue::close`).
 unsafe impl Send for TsfnWaker {}
+// SAFETY: as for Send: calling it concurrently is what it is made for.
 unsafe impl Sync for TsfnWaker {}
 
 impl Waker for TsfnWaker {
@@ -259,6 +260,7 @@ impl JsThread {
   fn forget(&self) {
     // SAFETY: on the JS thread of `env`, whose instance data is live.
     if let Some(c) = unsafe { copies(self.env) } {
+      // SAFETY: the instance data outlives every copy (freed with the env).
       if let Some(e) = unsafe { &*c }.0.borrow_mut().get_mut(self.id as usize) {
         *e = None;
       }
@@ -307,6 +309,7 @@ unsafe fn next_id(env: sys::napi_env) -> Result<u32, String> {
       if unsafe { sys::napi_set_instance_data(env, boxed.cast(), Some(free_copies), ptr::null_mut()) }
         != sys::Status::napi_ok
       {
+        // SAFETY: not handed to napi after all: still ours to free.
         drop(unsafe { Box::from_raw(boxed) });
         return Err("wsrs: cannot set this environment's instance data".into());
       }

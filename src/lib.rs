@@ -34,4 +34,5 @@ pub mod server;
 pub mod sys;
 
 mod binding;
+mod js_buffers;
 mod js_thread;

@@ -55,16 +55,17 @@ pub struct ConnOptions {
   pub mask: bool,
 }
 
-/// What `send` did.
+/// What `send` did (JS reads the numbers through `wireConstants`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
 pub enum Sent {
-  Queued,
+  Queued = 0,
   /// Not open for data any more (closing or closed).
-  NotOpen,
+  NotOpen = 1,
   /// Over `max_buffered`, dropped (the connection stays open).
-  Dropped,
+  Dropped = 2,
   /// Over `max_buffered`: the connection is being terminated.
-  Overflow,
+  Overflow = 3,
 }
 
 pub struct Conn {

@@ -1,0 +1,88 @@
+//! The Buffers JS gets from Rust: one per batch of events (one allocation,
+//! one copy), and the buffer of a large message handed over without a copy
+//! (an external buffer whose memory returns to the pool when V8 frees it).
+
+use std::ffi::c_void;
+use std::ptr;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+
+use crate::events::Batch;
+use crate::pool;
+
+/// A JS value made here, returned to napi-rs as is.
+pub struct RawValue(sys::napi_value);
+
+impl ToNapiValue for RawValue {
+  unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    Ok(val.0)
+  }
+}
+
+impl TypeName for RawValue {
+  fn type_name() -> &'static str {
+    "Buffer"
+  }
+  fn value_type() -> ValueType {
+    ValueType::Object
+  }
+}
+
+/// `undefined`.
+pub fn undefined(env: &Env) -> RawValue {
+  let mut value = ptr::null_mut();
+  // SAFETY: a napi call on the JS thread of `env` (napi-rs called us there).
+  unsafe { sys::napi_get_undefined(env.raw(), &mut value) };
+  RawValue(value)
+}
+
+/// The batch encoded into one new Buffer (layout in `events.rs`).
+pub fn batch(env: &Env, batch: &Batch) -> Result<RawValue> {
+  let len = batch.encoded_len();
+  let (mut data, mut value) = (ptr::null_mut(), ptr::null_mut());
+  // SAFETY: a napi call on the JS thread of `env`, with out-pointers to locals.
+  let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
+  if status != sys::Status::napi_ok || (data.is_null() && len > 0) {
+    return Err(Error::from_reason("cannot allocate the event buffer"));
+  }
+  // SAFETY: napi_create_buffer gave `len` writable bytes at `data`, which
+  // nothing else uses until the Buffer is returned to JS.
+  let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
+  batch.encode_into(out);
+  Ok(RawValue(value))
+}
+
+/// `data` as a Buffer without a copy; its memory goes back to the pool when
+/// V8 frees it (a copy where the runtime has no external buffers).
+pub fn owned(env: &Env, mut data: Vec<u8>) -> Result<RawValue> {
+  let len = data.len();
+  let at = data.as_mut_ptr();
+  let hint = Box::into_raw(Box::new(data));
+  let mut value = ptr::null_mut();
+  // SAFETY: a napi call on the JS thread; `at..at+len` stays valid until the
+  // finalizer runs, since the Vec it belongs to is leaked into `hint`, which
+  // only `return_to_pool` frees.
+  let status = unsafe {
+    sys::napi_create_external_buffer(env.raw(), len, at.cast(), Some(return_to_pool), hint.cast(), &mut value)
+  };
+  if status == sys::Status::napi_ok {
+    return Ok(RawValue(value));
+  }
+  // SAFETY: the call failed, so no finalizer will run: `hint` is still ours.
+  let data = unsafe { Box::from_raw(hint) };
+  // SAFETY: a napi call on the JS thread; it copies `len` bytes from `data`.
+  let status =
+    unsafe { sys::napi_create_buffer_copy(env.raw(), len, data.as_ptr().cast(), ptr::null_mut(), &mut value) };
+  pool::give(*data);
+  if status != sys::Status::napi_ok {
+    return Err(Error::from_reason("cannot create a message buffer"));
+  }
+  Ok(RawValue(value))
+}
+
+unsafe extern "C" fn return_to_pool(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+  // SAFETY: `hint` is the Box<Vec<u8>> leaked in `owned`, finalised once.
+  let data = unsafe { Box::from_raw(hint as *mut Vec<u8>) };
+  pool::give(*data);
+}
