@@ -148,6 +148,43 @@ pub async fn read_request(stream: &mut TcpStream, max_size: usize, timeout: Dura
   tokio::time::timeout(timeout, read).await.unwrap_or(ReadOutcome::Drop)
 }
 
+/// Reads an upgrade request (I/O thread). Anything else gets its HTTP
+/// answer here, as Node's HTTP server would give it, and the socket is
+/// closed: None. Returns the request and the bytes that followed its head.
+pub async fn read_upgrade(stream: &mut TcpStream, max_size: usize, timeout: Duration) -> Option<(Request, Vec<u8>)> {
+  let (req, leftover) = match read_request(stream, max_size, timeout).await {
+    ReadOutcome::Request(req, rest) => (req, rest),
+    ReadOutcome::Reject(answer) => {
+      answer_and_close(stream, &answer).await;
+      return None;
+    }
+    ReadOutcome::Drop => return None,
+  };
+  if !req.is_upgrade() {
+    answer_and_close(stream, &response_426()).await;
+    return None;
+  }
+  Some((req, leftover))
+}
+
+/// Writes `answer`, shuts the write side, and reads until the peer closes
+/// (at most 2 s), so that unread bytes do not turn the close into a reset
+/// that eats the answer.
+async fn answer_and_close(stream: &mut TcpStream, answer: &[u8]) {
+  use tokio::io::AsyncWriteExt;
+  let _ = stream.write_all(answer).await;
+  let _ = stream.shutdown().await;
+  let mut buf = [0u8; 1024];
+  let _ = tokio::time::timeout(Duration::from_secs(2), async {
+    while let Ok(n) = stream.read(&mut buf).await {
+      if n == 0 {
+        break;
+      }
+    }
+  })
+  .await;
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;

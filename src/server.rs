@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 use crate::connection::{self, Conn, ConnOptions, FlushList};
 use crate::events::kind;
 use crate::frame;
-use crate::handshake::{self, ReadOutcome};
+use crate::handshake;
 use crate::instance::Instance;
 use crate::runtime;
 
@@ -256,15 +255,11 @@ impl Server {
       Ok(a) => a,
       Err(_) => return,
     };
-    let (req, leftover) =
-      match handshake::read_request(&mut stream, self.config.max_header_size, self.config.handshake_timeout).await {
-        ReadOutcome::Request(req, rest) => (req, rest),
-        ReadOutcome::Reject(answer) => return answer_and_close(stream, &answer).await,
-        ReadOutcome::Drop => return,
-      };
-    if !req.is_upgrade() {
-      return answer_and_close(stream, &handshake::response_426()).await;
-    }
+    let Some((req, leftover)) =
+      handshake::read_upgrade(&mut stream, self.config.max_header_size, self.config.handshake_timeout).await
+    else {
+      return;
+    };
     let Ok(stream) = stream.into_std().and_then(connection::Socket::register) else {
       return;
     };
@@ -343,19 +338,4 @@ impl Server {
       s.track(conn);
     }
   }
-}
-
-async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
-  let _ = stream.write_all(answer).await;
-  let _ = stream.shutdown().await;
-  let mut buf = [0u8; 1024];
-  let _ = tokio::time::timeout(Duration::from_secs(2), async {
-    use tokio::io::AsyncReadExt;
-    while let Ok(n) = stream.read(&mut buf).await {
-      if n == 0 {
-        break;
-      }
-    }
-  })
-  .await;
 }
