@@ -221,6 +221,22 @@ export declare function serverRemove(id: number, serverId: number): void
 export declare function setRef(id: number, on: boolean): void
 
 /**
+ * `ws._socket.setNoDelay()` / `setKeepAlive()` on a socket Rust owns.
+ * False if the socket is gone.
+ */
+export declare function setSocketOptions(id: number, slot: number, noDelay?: boolean | undefined | null, keepAlive?: boolean | undefined | null, keepAliveDelayMs?: number | undefined | null): boolean
+
+export declare function socketInfo(id: number, slot: number): SocketInfo | null
+
+/** What `ws._socket` reports of a socket Rust owns. */
+export interface SocketInfo {
+  bytesRead: number
+  bytesWritten: number
+  noDelay: boolean
+  keepAlive: boolean
+}
+
+/**
  * Counters for leak checks (tests, monitoring): this instance's, and
  * the process's.
  */

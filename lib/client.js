@@ -19,6 +19,7 @@ const { URL } = require('url');
 const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID } = require('./constants');
 const { fdOf, takeOver } = require('./takeover');
 const { binding, connectionOptions } = require('./native');
+const NativeSocket = require('./native-socket');
 
 const protocolVersions = [8, 13];
 const subprotocolRegex = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
@@ -238,6 +239,9 @@ function initAsClient(websocket, address, protocols, options) {
     }
 
     const native = connectionOptions(opts);
+    // ws._socket: the Node socket where Node keeps it, else a stand-in with
+    // its addresses (lib/native-socket.js).
+    websocket._socket = fdOf(socket) !== -1 ? new NativeSocket(websocket, socket) : socket;
     if (fdOf(socket) !== -1) {
       websocket._attachNative((slot) =>
         takeOver(socket, head, (fd, preread) => binding.clientAdopt(fd, slot, preread, native))

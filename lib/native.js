@@ -80,6 +80,9 @@ function addSocket(ws) {
 }
 
 function removeSocket(slot) {
+  const ws = sockets[slot];
+  // ws._socket keeps its last byte counts (they go with the slot).
+  if (ws !== undefined && ws._socket !== null && typeof ws._socket._snapshot === 'function') ws._socket._snapshot();
   binding.release(slot);
   sockets[slot] = undefined;
   freeSlots.push(slot);

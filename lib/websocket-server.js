@@ -14,6 +14,7 @@ const { createHash } = require('crypto');
 
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
+const NativeSocket = require('./native-socket');
 const { kServer } = WebSocket;
 const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
 const native = require('./native');
@@ -372,6 +373,9 @@ class WebSocketServer extends EventEmitter {
     socket.removeListener('error', socketOnError);
     socket[kWebSocket] = ws;
 
+    // ws._socket: the Node socket where Node keeps it, else a stand-in with
+    // its addresses (lib/native-socket.js).
+    ws._socket = socket instanceof NativeUpgradeSocket || fdOf(socket) !== -1 ? new NativeSocket(ws, socket) : socket;
     if (socket instanceof NativeUpgradeSocket) {
       socket.write(response);
       ws._attachNative((slot) => socket._accept(slot));

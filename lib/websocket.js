@@ -19,6 +19,7 @@ const {
 const { EventTarget } = require('./event-target');
 const { isBlob, isValidStatusCode } = require('./validation');
 const native = require('./native');
+const NativeSocket = require('./native-socket');
 // Required now, not when the first client is made: a copy of this module
 // must use its own copy of the native instance, even after require.cache
 // was cleared and the package loaded again (as test runners do).
@@ -60,7 +61,10 @@ class WebSocket extends EventEmitter {
     this._firstFragment = true;
     this._bufferedAmount = 0;
     this._sendCallbacks = null;
+    /** net.Socket, or its NativeSocket stand-in where Rust owns the socket. */
     this._socket = null;
+    /** The NativeSocket whose idle timer (setTimeout) runs, else null. */
+    this._idle = null;
     /** The Node socket of a bridged connection (TLS, any Duplex), else null. */
     this._bridged = null;
     this._closeTimer = null;
@@ -151,7 +155,7 @@ class WebSocket extends EventEmitter {
    * Binds this object to a native socket that has completed its handshake.
    * @private
    */
-  _attachNative(attach) {
+  _attachNative(attach, wire) {
     const slot = native.addSocket(this);
     let attached;
     try {
@@ -168,7 +172,9 @@ class WebSocket extends EventEmitter {
       return;
     }
     this._slot = slot;
-    native.scheduleFlush(); // the 101 response goes out with the first sends
+    // Everything the connection needs is in place before user code runs in
+    // 'open' or 'connection' (the 101 answer is on the wire already).
+    if (wire !== undefined) wire();
     this._readyState = OPEN;
     this.emit('open');
   }
@@ -294,6 +300,7 @@ class WebSocket extends EventEmitter {
       result = binding.sendBuffer(this._slot, buf, opcode, fin);
     }
     this._afterSend(result, cb);
+    if (this._idle !== null) this._idle._activity();
   }
 
   /**
@@ -414,14 +421,20 @@ class WebSocket extends EventEmitter {
       return;
     }
     this._readyState = CLOSING;
-    if (this._bridged !== null) this._bridged.destroy();
-    else binding.terminate(this._slot);
+    binding.terminate(this._slot);
+    if (this._bridged !== null) {
+      // What was sent before goes out, then Node's socket is destroyed (the
+      // flush hands both to _bridgeWrite), as ws's terminate follows its writes.
+      binding.bridgeKick(this._slot);
+      native.scheduleFlush();
+    }
   }
 
   // ---- events from the native side ----------------------------------------
 
   /** @private */
   _onMessage(ab, start, len, isBinary) {
+    if (this._idle !== null) this._idle._activity();
     let data;
     if (!isBinary || this._binaryType === 'nodebuffer') {
       data = Buffer.from(ab, start, len);
@@ -474,8 +487,11 @@ class WebSocket extends EventEmitter {
    * @private
    */
   _attachBridged(open, socket, response, head, limits) {
-    this._attachNative(open);
-    if (this._readyState !== OPEN) return;
+    this._attachNative(open, () => this._wireBridged(socket, response, head, limits));
+  }
+
+  /** Binds a bridged socket's events (before 'open' is emitted). @private */
+  _wireBridged(socket, response, head, limits) {
     this._bridged = socket;
     this._sendLimit = limits.maxBufferedAmount;
     this._dropWhenFull = limits.backpressure === 'drop';
@@ -507,13 +523,13 @@ class WebSocket extends EventEmitter {
   _bridgeWrite(data, end, destroy) {
     const socket = this._bridged;
     if (socket === null) return;
+    if (data) socket.write(data);
     if (destroy) {
-      // Rust ended it (a send past the buffer limit, reported by that send,
-      // or a pong flood): Node's socket goes with it.
+      // Rust ended it (terminate(), a send past the buffer limit, a pong
+      // flood, the heartbeat): Node's socket goes with it.
       socket.destroy();
       return;
     }
-    if (data) socket.write(data);
     if (end) socket.end();
   }
 
@@ -533,6 +549,9 @@ class WebSocket extends EventEmitter {
       this._settleSendCallbacks(new Error('WebSocket is not open: readyState 3 (CLOSED)'));
     }
     this.emit('close', this._closeCode, this._closeMessage);
+    // As with ws, whose 'close' comes from its own, earlier, listener on the
+    // socket's 'close': the user's socket listeners run after it.
+    if (this._socket instanceof NativeSocket) this._socket._closed();
   }
 }
 

@@ -525,7 +525,7 @@ pub fn send_string(env: Env, id: u32, slot: u32, data: String, opcode: u32, fin:
 /// returns as `sendBuffer`.
 #[napi]
 pub fn send_raw(env: Env, id: u32, slot: u32, frame: BufferSlice) -> Result<u32> {
-  Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, 1, |c, l| if c.send_framed(&frame, l) { 0 } else { 1 }))
+  Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, sent(Sent::NotOpen), |c, l| sent(c.send_framed(&frame, l))))
 }
 
 /// Sends a close frame (`code` undefined = no body). With `end`, or in
@@ -543,6 +543,60 @@ pub fn close(
   let js = copy(&env, id)?;
   js.registry.borrow_mut().with_conn(slot, (), |c, l| c.close(code.map(|c| c as u16), reason, end.unwrap_or(false), l));
   Ok(())
+}
+
+/// What `ws._socket` reports of a socket Rust owns.
+#[napi(object)]
+pub struct SocketInfo {
+  pub bytes_read: f64,
+  pub bytes_written: f64,
+  pub no_delay: bool,
+  pub keep_alive: bool,
+}
+
+#[napi]
+pub fn socket_info(env: Env, id: u32, slot: u32) -> Result<Option<SocketInfo>> {
+  let js = copy(&env, id)?;
+  let reg = js.registry.borrow();
+  let Some((read, written)) = reg.byte_counts(slot) else {
+    return Ok(None);
+  };
+  let opts =
+    reg.get(slot).and_then(|c| c.with_socket(|s| (s.tcp_nodelay().unwrap_or(false), s.keepalive().unwrap_or(false))));
+  let (no_delay, keep_alive) = opts.unwrap_or((false, false));
+  Ok(Some(SocketInfo { bytes_read: read as f64, bytes_written: written as f64, no_delay, keep_alive }))
+}
+
+/// `ws._socket.setNoDelay()` / `setKeepAlive()` on a socket Rust owns.
+/// False if the socket is gone.
+#[napi]
+pub fn set_socket_options(
+  env: Env,
+  id: u32,
+  slot: u32,
+  no_delay: Option<bool>,
+  keep_alive: Option<bool>,
+  keep_alive_delay_ms: Option<u32>,
+) -> Result<bool> {
+  let js = copy(&env, id)?;
+  let reg = js.registry.borrow();
+  let Some(conn) = reg.get(slot) else {
+    return Ok(false);
+  };
+  let done = conn.with_socket(|s| {
+    if let Some(on) = no_delay {
+      s.set_tcp_nodelay(on)?;
+    }
+    if let Some(on) = keep_alive {
+      s.set_keepalive(on)?;
+      if let (true, Some(ms)) = (on, keep_alive_delay_ms.filter(|&ms| ms > 0)) {
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_millis(ms as u64));
+        s.set_tcp_keepalive(&ka)?;
+      }
+    }
+    std::io::Result::Ok(())
+  });
+  Ok(matches!(done, Some(Ok(()))))
 }
 
 #[napi]

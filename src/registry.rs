@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::connection::{BridgeWrite, Conn, FlushList, Reader};
+use crate::connection::{BridgeWrite, Conn, FlushList, Reader, Sent};
 use crate::frame;
 
 struct Entry {
@@ -101,6 +101,12 @@ impl Registry {
   /// (open connections, topics with subscribers)
   pub fn counts(&self) -> (usize, usize) {
     (self.slots.iter().filter(|e| e.is_some()).count(), self.topics.len())
+  }
+
+  /// (bytes read, bytes written) of the socket of `slot`.
+  pub fn byte_counts(&self, slot: u32) -> Option<(u64, u64)> {
+    let e = self.slots.get(slot as usize)?.as_ref()?;
+    Some((e.reader.bytes_read, e.conn.bytes_written()))
   }
 
   pub fn get(&self, slot: u32) -> Option<&Arc<Conn>> {
@@ -223,7 +229,7 @@ fn fan_out(
       continue;
     }
     if let Some(Some(e)) = slots.get(slot as usize) {
-      if e.conn.send_framed(&framed, flush) {
+      if e.conn.send_framed(&framed, flush) == Sent::Queued {
         n += 1;
       }
     }

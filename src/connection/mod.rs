@@ -182,6 +182,10 @@ impl Conn {
     out.buf.extend_from_slice(head);
     out.life.accept();
     conn.slot.store(slot, Ordering::Release);
+    // The 101 answer goes on the wire now, as ws writes it before it emits
+    // 'connection': whatever that handler does next (terminate, close), the
+    // peer has its handshake answer, and bufferedAmount counts only frames.
+    out.write_now();
     conn.mark_dirty(&mut out, list);
     true
   }
@@ -206,22 +210,8 @@ impl Conn {
   /// Queues one data frame, within the connection's buffer limit.
   pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8], list: &mut FlushList) -> Sent {
     let mut out = self.lock();
-    if !out.open_for_data() {
-      return Sent::NotOpen;
-    }
-    let max = self.opts.max_buffered;
-    if max > 0 && out.buffered() + payload.len() > max {
-      // A reader too slow for what is sent to it: memory must not grow
-      // without bound.
-      if self.opts.drop_when_full {
-        return Sent::Dropped;
-      }
-      out.life.terminate();
-      if out.bridged {
-        // JS destroys a bridged socket; the flush tells it to.
-        self.mark_dirty(&mut out, list);
-      }
-      return Sent::Overflow;
+    if let Some(refused) = self.admit(&mut out, payload.len(), list) {
+      return refused;
     }
     if payload.len() >= DIRECT_WRITE_MIN
       && out.buf.is_empty()
@@ -236,6 +226,9 @@ impl Conn {
       frame::write_header(&mut header, fin, opcode, payload.len(), None);
       let stream = out.stream.clone().unwrap();
       let written = write_vectored_all(stream.get_ref(), &header, payload);
+      if let Ok(n) = written {
+        out.written += n as u64;
+      }
       match written {
         Ok(n) if n == header.len() + payload.len() => {
           // Written; on the flush list all the same, so that the next flush
@@ -264,22 +257,40 @@ impl Conn {
     Sent::Queued
   }
 
-  /// Queues an already framed message (a publish framed it once for all).
-  pub fn send_framed(self: &Arc<Self>, framed: &[u8], list: &mut FlushList) -> bool {
+  /// Queues an already framed message (a publish framed it once for all,
+  /// or engine.io's `sendFrame`): the same checks and results as `send`.
+  pub fn send_framed(self: &Arc<Self>, framed: &[u8], list: &mut FlushList) -> Sent {
     let mut out = self.lock();
-    if !out.open_for_data() {
-      return false;
-    }
-    let max = self.opts.max_buffered;
-    if max > 0 && out.buffered() + framed.len() > max {
-      if !self.opts.drop_when_full {
-        out.life.terminate();
-      }
-      return false;
+    if let Some(refused) = self.admit(&mut out, framed.len(), list) {
+      return refused;
     }
     out.buf.extend_from_slice(framed);
     self.mark_dirty(&mut out, list);
-    true
+    Sent::Queued
+  }
+
+  /// Whether `len` more bytes may be queued: None if so, else what the send
+  /// did instead (not open; over `max_buffered`: dropped, or the connection
+  /// is terminated).
+  fn admit(self: &Arc<Self>, out: &mut Out, len: usize, list: &mut FlushList) -> Option<Sent> {
+    if !out.open_for_data() {
+      return Some(Sent::NotOpen);
+    }
+    let max = self.opts.max_buffered;
+    if max == 0 || out.buffered() + len <= max {
+      return None;
+    }
+    // A reader too slow for what is sent to it: memory must not grow
+    // without bound.
+    if self.opts.drop_when_full {
+      return Some(Sent::Dropped);
+    }
+    out.life.terminate();
+    if out.bridged {
+      // JS destroys a bridged socket; the flush tells it to.
+      self.mark_dirty(out, list);
+    }
+    Some(Sent::Overflow)
   }
 
   /// Queues a close frame (`code` None = no body) and starts the close
@@ -299,8 +310,15 @@ impl Conn {
     self.mark_dirty(&mut out, list);
   }
 
+  /// Ends the connection at once (`terminate()`, the heartbeat). What was
+  /// sent before goes out first, as far as the socket takes it at once: ws
+  /// writes each send to its socket before a `terminate()` can follow.
   pub fn terminate(&self) {
-    self.lock().life.terminate();
+    let mut out = self.lock();
+    if out.life.stage().is_established() && out.connected() {
+      out.write_now();
+    }
+    out.life.terminate();
   }
 
   /// Bytes queued but not yet handed to the kernel.
@@ -313,6 +331,17 @@ impl Conn {
   pub fn kick(self: &Arc<Self>, list: &mut FlushList) {
     let mut out = self.lock();
     self.mark_dirty(&mut out, list);
+  }
+
+  /// Bytes written to its socket so far.
+  pub fn bytes_written(&self) -> u64 {
+    self.lock().written
+  }
+
+  /// Runs `f` on its socket (None once it is gone, or where Node keeps it).
+  pub fn with_socket<R>(&self, f: impl FnOnce(socket2::SockRef<'_>) -> R) -> Option<R> {
+    let out = self.lock();
+    out.stream.as_ref().map(|s| f(socket2::SockRef::from(s.get_ref())))
   }
 
   /// Whether Node keeps this connection's socket (the bridged path).

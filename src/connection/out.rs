@@ -25,6 +25,8 @@ pub(super) struct Out {
   /// On the JS thread's flush list.
   pub(super) dirty: bool,
   pub(super) pending_pongs: u32,
+  /// Bytes written to the socket (`ws._socket.bytesWritten`).
+  pub(super) written: u64,
   /// Node keeps the socket (TLS, any Duplex): bytes to write are handed to
   /// JS (`js_out`), and `js_end` asks JS to end the socket once written.
   pub(super) bridged: bool,
@@ -77,6 +79,7 @@ impl Out {
       blocked: false,
       dirty: false,
       pending_pongs: 0,
+      written: 0,
       bridged,
       js_out: Vec::new(),
       js_end: false,
@@ -104,7 +107,10 @@ impl Out {
     while self.pos < self.buf.len() {
       match stream.get_ref().write(&self.buf[self.pos..]) {
         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-        Ok(n) => self.pos += n,
+        Ok(n) => {
+          self.pos += n;
+          self.written += n as u64;
+        }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
         Err(e) => return Err(e),

@@ -101,6 +101,8 @@ pub struct Reader {
   eof: bool,
   /// `pause()`: the socket is not read until `resume()`.
   paused: bool,
+  /// Bytes read from the socket (`ws._socket.bytesRead`).
+  pub bytes_read: u64,
 }
 
 /// How a read ended.
@@ -210,6 +212,7 @@ impl Reader {
         match r {
           Ok(0) => return ReadEnd::Eof,
           Ok(n) => {
+            self.bytes_read += n as u64;
             self.process(conn, if direct { None } else { Some(&mut buf[..n]) }, events);
             if conn.flooded.load(Ordering::Relaxed) {
               return ReadEnd::Flooded;
