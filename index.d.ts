@@ -10,8 +10,10 @@
 // One file serves both entry points: index.mjs's default export is this same
 // class (with `.Server`, `.WebSocketServer`, ...), and its named exports
 // (`WebSocket`, `WebSocketServer`, `createWebSocketStream`) are members of the
-// namespace. (TypeScript therefore also lets an ES module import the other
-// members by name, e.g. `Server`, which index.mjs does not export.)
+// namespace. ws's other named exports (`Sender`, `subprotocol`, `Receiver`,
+// `PerMessageDeflate`, `extension`), which index.mjs and index.js have too,
+// are not declared, as @types/ws does not declare them: a value here that
+// @types/ws lacks would make ws's types no longer assignable to wsrs's.
 
 /// <reference types="node" />
 

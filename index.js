@@ -11,10 +11,49 @@ const createWebSocketStream = require('./lib/stream');
 const Sender = require('./lib/sender');
 const subprotocol = require('./lib/subprotocol');
 
+/** The Error that using what wsrs exports only for ws's shape throws. */
+function unsupported(what, why) {
+  const err = new Error(`${what} is not supported by wsrs: ${why}`);
+  err.code = 'WSRS_ERR_UNSUPPORTED';
+  return err;
+}
+
+// Exported as ws exports them, so that importing them works; using them
+// throws. Frames are parsed in Rust, which has no JS Receiver to hand out.
+class Receiver {
+  constructor() {
+    throw unsupported('Receiver', 'frames are parsed in Rust');
+  }
+}
+
+// permessage-deflate is not negotiated (offers are ignored).
+class PerMessageDeflate {
+  static get extensionName() {
+    return 'permessage-deflate';
+  }
+
+  constructor() {
+    throw unsupported('PerMessageDeflate', 'permessage-deflate is not negotiated');
+  }
+}
+
+// ws's Sec-WebSocket-Extensions header parser and formatter.
+const extension = {
+  format() {
+    throw unsupported('extension.format', 'no extension is negotiated');
+  },
+  parse() {
+    throw unsupported('extension.parse', 'no extension is negotiated');
+  }
+};
+
 WebSocket.createWebSocketStream = createWebSocketStream;
+WebSocket.extension = extension;
+WebSocket.PerMessageDeflate = PerMessageDeflate;
+WebSocket.Receiver = Receiver;
 WebSocket.Sender = Sender;
-WebSocket.subprotocol = subprotocol;
 WebSocket.Server = WebSocketServer;
+WebSocket.subprotocol = subprotocol;
 WebSocket.WebSocket = WebSocket;
 WebSocket.WebSocketServer = WebSocketServer;
 

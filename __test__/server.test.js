@@ -6,6 +6,7 @@
 // heartbeat.
 
 const test = require('ava');
+const http = require('http');
 const path = require('path');
 const { execFile } = require('child_process');
 const { closeServer, connect, impls, listen, messages, once, quietWindow, ROOT } = require('./helpers');
@@ -146,6 +147,81 @@ test('clients tracks open connections; close() keeps them open until they end', 
   t.deepEqual(r.wsrs, r.ws);
   t.deepEqual(r.wsrs, [2, false, null, [['still open', false]], 0, 'The server is not running']);
 });
+
+/** A server of `Impl` in `mode` ('port', 'server', 'noServer'); resolves with it, its URL and a stop(). */
+async function serverIn(Impl, mode) {
+  if (mode === 'port') {
+    const { wss, url } = await listen(Impl);
+    return { wss, url, stop: () => {} };
+  }
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let wss;
+  if (mode === 'server') {
+    wss = new Impl.WebSocketServer({ server });
+  } else {
+    wss = new Impl.WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) => {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+  }
+  const url = `ws://127.0.0.1:${server.address().port}`;
+  return { wss, url, stop: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+for (const mode of ['port', 'server', 'noServer']) {
+  test(`close(cb) in ${mode} mode: clients and their readyStates when the callback runs are ws's`, async (t) => {
+    const r = {};
+    for (const [name, Impl] of Object.entries(impls)) {
+      const { wss, url, stop } = await serverIn(Impl, mode);
+      const accepted = [];
+      const allAccepted = new Promise((resolve) => wss.on('connection', (s) => accepted.push(s) === 3 && resolve()));
+      const peers = [await connect(url), await connect(url), await connect(url)];
+      await allAccepted;
+      const snapshot = () => ({
+        size: wss.clients.size,
+        states: accepted.map((s) => s.readyState),
+        tracked: accepted.map((s) => wss.clients.has(s))
+      });
+      let atCallback = null;
+      const called = new Promise((resolve) => {
+        wss.close((err) => {
+          atCallback = { err: err ? err.message : null, ...snapshot() };
+          resolve();
+        });
+      });
+      const out = { afterClose: snapshot() };
+      // The connections end one by one: from the peer's side (close, then
+      // terminate) and from the server's (close); the callback waits for them.
+      peers[0].close();
+      await once(accepted[0], 'close');
+      out.afterFirst = { called: atCallback !== null, ...snapshot() };
+      accepted[1].close();
+      await once(accepted[1], 'close');
+      out.afterSecond = { called: atCallback !== null, ...snapshot() };
+      const lastClosed = once(accepted[2], 'close');
+      peers[2].terminate();
+      await called;
+      out.atCallback = atCallback;
+      await lastClosed;
+      out.afterLast = snapshot();
+      await stop();
+      r[name] = out;
+    }
+    t.deepEqual(r.wsrs, r.ws);
+    // ws 8: close() stops accepting and leaves the open connections open.
+    t.deepEqual(r.ws.afterClose, { size: 3, states: [1, 1, 1], tracked: [true, true, true] });
+    t.deepEqual(r.ws.afterSecond, { called: false, size: 1, states: [3, 3, 1], tracked: [false, false, true] });
+    // A `port` server (ws's own HTTP server) calls back once the last TCP
+    // connection is gone, before that WebSocket's 'close' event; the others
+    // once the last WebSocket has left `clients`.
+    const last =
+      mode === 'port'
+        ? { size: 1, states: [3, 3, 2], tracked: [false, false, true] }
+        : { size: 0, states: [3, 3, 3], tracked: [false, false, false] };
+    t.deepEqual(r.ws.atCallback, { err: null, ...last });
+  });
+}
 
 test('clientTracking: false leaves clients undefined', async (t) => {
   const { wss } = await listen(impls.wsrs, { clientTracking: false });

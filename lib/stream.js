@@ -68,13 +68,22 @@ function createWebSocketStream(ws, options) {
       ws.once('open', () => duplex._final(callback));
       return;
     }
+    // ws waits here for its TCP socket's 'finish' (the write side ended once
+    // the close frames are exchanged, or the peer's FIN came), which always
+    // comes before the WebSocket's 'close', whose listener above pushes EOF:
+    // so 'finish' comes before 'end', and 'end' then destroys the duplex.
+    // Rust owns our socket and reports its end with 'close' only: we call
+    // back from a 'close' listener that runs before that one.
     if (ws.readyState === ws.CLOSED) {
       callback();
       if (duplex._readableState.endEmitted) duplex.destroy();
       return;
     }
-    // Ending the writable side closes the WebSocket; done when it is closed.
-    ws.once('close', () => callback());
+    ws.prependOnceListener('close', function close() {
+      // `duplex` is not destroyed here: 'end' follows this 'finish' (EOF is
+      // pushed by the next 'close' listener) and destroys it.
+      callback();
+    });
     ws.close();
   };
 
