@@ -36,12 +36,13 @@ import { ZlibOptions } from 'zlib';
 /**
  * What `send()` accepts: a string (sent as a text message unless
  * `binary: true`), a number (sent as its decimal string), or anything
- * `Buffer.from()` takes. Unlike ws, wsrs does not send Blobs yet (it throws a
- * TypeError), so `Blob` is not part of this type.
+ * `Buffer.from()` takes, or a `Blob` (sent as a binary message unless
+ * `binary: false`, after its bytes are read; later sends wait behind it).
  */
 type SendData =
   | string
   | number
+  | Blob
   | Buffer
   | DataView
   | ArrayBufferView

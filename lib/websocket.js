@@ -36,7 +36,7 @@ const CLOSING = 2;
 const CLOSED = 3;
 
 // What a native send did, and opcodes: from their one source in Rust.
-const { SENT, NOT_OPEN, DROPPED, OVERFLOW, OP_CONT, OP_TEXT, OP_BINARY, OP_PING, OP_PONG } = native.WIRE;
+const { SENT, NOT_OPEN, DROPPED, OVERFLOW, OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG } = native.WIRE;
 
 class WebSocket extends EventEmitter {
   /**
@@ -61,6 +61,8 @@ class WebSocket extends EventEmitter {
     this._firstFragment = true;
     this._bufferedAmount = 0;
     this._sendCallbacks = null;
+    /** Sends waiting behind a Blob being read (ws's Sender queue), else null. */
+    this._blobQueue = null;
     /** net.Socket, or its NativeSocket stand-in where Rust owns the socket. */
     this._socket = null;
     /** The NativeSocket whose idle timer (setTimeout) runs, else null. */
@@ -201,8 +203,11 @@ class WebSocket extends EventEmitter {
 
     this._readyState = CLOSING;
     this._closeFrameSent = true;
-    binding.close(this._slot, code, reason);
-    native.scheduleFlush();
+    if (this._blobQueue !== null) queueClose(this, code, reason, false);
+    else {
+      binding.close(this._slot, code, reason);
+      native.scheduleFlush();
+    }
     this._startCloseTimer();
   }
 
@@ -244,9 +249,15 @@ class WebSocket extends EventEmitter {
       sendAfterClose(this, data, cb);
       return;
     }
-    const buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
-    if (buf.length > 125) {
+    const blob = isBlob(data);
+    const buf = blob ? data : data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+    const size = blob ? data.size : buf.length;
+    if (size > 125) {
       throw new RangeError('The data size must not be greater than 125 bytes');
+    }
+    if (blob || this._blobQueue !== null) {
+      queueOp(this, opcode, buf, true, undefined, cb, size);
+      return;
     }
     this._afterSend(binding.sendBuffer(this._slot, buf, opcode, true), cb);
   }
@@ -266,6 +277,11 @@ class WebSocket extends EventEmitter {
     }
 
     const isString = typeof data === 'string';
+    if (this._blobQueue !== null || (!isString && isBlob(data))) {
+      // A Blob is read first (asynchronously); what follows it waits behind it, in order.
+      queueSend(this, data, isString, options, cb);
+      return;
+    }
     if (this._sendLimit > 0 && this._bridged.writableLength > 0 && overLimit(this, data, isString)) {
       this._afterSend(this._dropWhenFull ? DROPPED : OVERFLOW, cb);
       if (!this._dropWhenFull) this._bridged.destroy();
@@ -293,8 +309,6 @@ class WebSocket extends EventEmitter {
       } else {
         result = binding.sendString(this._slot, data, opcode, fin);
       }
-    } else if (isBlob(data)) {
-      throw new TypeError('Sending a Blob is not supported yet by wsrs; send its arrayBuffer() instead');
     } else {
       const buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
       result = binding.sendBuffer(this._slot, buf, opcode, fin);
@@ -421,6 +435,7 @@ class WebSocket extends EventEmitter {
       return;
     }
     this._readyState = CLOSING;
+    if (this._blobQueue !== null) this._blobQueue.terminated = true;
     binding.terminate(this._slot);
     if (this._bridged !== null) {
       // What was sent before goes out, then Node's socket is destroyed (the
@@ -460,8 +475,13 @@ class WebSocket extends EventEmitter {
     this._closeMessage = reason;
     this._readyState = CLOSING;
     this._closeFrameSent = true;
-    binding.close(this._slot, code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
-    native.scheduleFlush();
+    if (this._blobQueue !== null) {
+      // As ws's answer, it follows what the socket was sending (a Blob being read).
+      queueClose(this, code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
+    } else {
+      binding.close(this._slot, code === 1005 ? undefined : code, reason.length ? reason : undefined, true);
+      native.scheduleFlush();
+    }
     this._startCloseTimer();
   }
 
@@ -470,8 +490,11 @@ class WebSocket extends EventEmitter {
     err[kStatusCode] = closeCode;
     this._readyState = CLOSING;
     this._closeFrameSent = true;
-    binding.close(this._slot, closeCode, undefined, true);
-    native.scheduleFlush();
+    if (this._blobQueue !== null) queueClose(this, closeCode, undefined, true);
+    else {
+      binding.close(this._slot, closeCode, undefined, true);
+      native.scheduleFlush();
+    }
     this._startCloseTimer();
     if (!this._errorEmitted) {
       this._errorEmitted = true;
@@ -665,6 +688,179 @@ function sendAfterClose(ws, data, cb) {
       `WebSocket is not open: readyState ${ws._readyState} (${READY_STATES[ws._readyState]})`
     );
     process.nextTick(cb, err);
+  }
+}
+
+// ---- Blobs ------------------------------------------------------------------
+// As ws does, a Blob is read (`blob.arrayBuffer()`) before it is framed, and
+// what the socket is asked to send meanwhile (messages, pings, pongs, the
+// close frame) waits behind it in `_blobQueue`, to go out in order once the
+// bytes are there; send callbacks run in that order. Each waiting item counts
+// in `bufferedAmount` until it reaches the native socket. `_blobQueue` is null
+// whenever no Blob is pending: then sends take the synchronous path.
+
+/** What waits behind a pending Blob (the first item is that Blob). */
+class BlobQueue {
+  constructor(op) {
+    this.ops = [op];
+    /** terminate() was called: the socket is gone, as ws's is destroyed at once. */
+    this.terminated = false;
+  }
+}
+
+/** A send, ping, pong or close waiting behind a Blob. */
+class Pending {
+  constructor(opcode, data, fin, code, cb, size) {
+    this.opcode = opcode;
+    /** A Blob until it is read, then a Buffer; a string; a close frame's reason. */
+    this.data = data;
+    /** For a close: whether the connection ends once it is written. */
+    this.fin = fin;
+    this.code = code;
+    this.cb = cb;
+    this.size = size;
+  }
+}
+
+/** send() of a Blob, or of anything while a Blob is pending. */
+function queueSend(ws, data, isString, options, cb) {
+  let binary = !isString;
+  let fin = true;
+  if (options !== undefined && options !== null) {
+    if (options.binary !== undefined) binary = !!options.binary;
+    if (options.fin !== undefined) fin = !!options.fin;
+  }
+  // The opcode is decided now, as ws's Sender does in send().
+  const opcode = ws._firstFragment ? (binary ? OP_BINARY : OP_TEXT) : OP_CONT;
+  ws._firstFragment = fin;
+  let size;
+  if (isString) size = Buffer.byteLength(data);
+  else if (isBlob(data)) size = data.size;
+  else {
+    data = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+    size = data.length;
+  }
+  queueOp(ws, opcode, data, fin, undefined, cb, size);
+}
+
+/** A close frame (`end`: the connection ends once it is written) behind a pending Blob. */
+function queueClose(ws, code, reason, end) {
+  const size = code === undefined ? 0 : 2 + (reason === undefined ? 0 : reason.length);
+  queueOp(ws, OP_CLOSE, reason, end, code, undefined, size);
+}
+
+function queueOp(ws, opcode, data, fin, code, cb, size) {
+  ws._bufferedAmount += size;
+  const op = new Pending(opcode, data, fin, code, cb, size);
+  if (ws._blobQueue !== null) {
+    ws._blobQueue.ops.push(op);
+    return;
+  }
+  // Only a Blob starts a queue.
+  ws._blobQueue = new BlobQueue(op);
+  try {
+    readBlob(ws, op);
+  } catch (err) {
+    ws._blobQueue = null;
+    ws._bufferedAmount -= size;
+    throw err;
+  }
+}
+
+/** Reads the Blob at the head of the queue, then sends it and what follows it. */
+function readBlob(ws, op) {
+  const queue = ws._blobQueue;
+  let read = false;
+  op.data
+    .arrayBuffer()
+    .then((arrayBuffer) => {
+      read = true;
+      queue.ops.shift();
+      ws._bufferedAmount -= op.size;
+      op.data = Buffer.from(arrayBuffer);
+      const open = ws._readyState !== CLOSED && !queue.terminated && (ws._bridged === null || !ws._bridged.destroyed);
+      if (!open || !replay(ws, op, true)) {
+        // ws's answer: every waiting callback gets this error, and what was
+        // not sent stays counted in bufferedAmount.
+        ws._bufferedAmount += op.size;
+        process.nextTick(failQueue, ws, new Error('The socket was closed while the blob was being read'), op.cb);
+        return;
+      }
+      drain(ws);
+    })
+    .catch((err) => {
+      if (!read) queue.ops.shift();
+      // In the next tick, as ws: an error thrown by a callback or an 'error'
+      // listener is not swallowed by the promise.
+      process.nextTick(blobFailed, ws, err, read ? undefined : op.cb);
+    });
+}
+
+/** Sends what waited behind a Blob that is now sent, up to the next Blob. */
+function drain(ws) {
+  const queue = ws._blobQueue;
+  const ops = queue.ops;
+  while (ops.length > 0) {
+    const op = ops[0];
+    if (op.opcode !== OP_CLOSE && isBlob(op.data)) {
+      readBlob(ws, op);
+      return;
+    }
+    ops.shift();
+    ws._bufferedAmount -= op.size;
+    replay(ws, op, false);
+  }
+  if (ws._blobQueue === queue) ws._blobQueue = null;
+}
+
+/**
+ * Hands a waiting item to the native socket, as the synchronous path would
+ * have. False (and no callback) if it refused a Blob's message as not open.
+ */
+function replay(ws, op, blob) {
+  if (op.opcode === OP_CLOSE) {
+    binding.close(ws._slot, op.code, op.data, op.fin);
+    native.scheduleFlush();
+    return true;
+  }
+  const data = op.data;
+  const isData = op.opcode !== OP_PING && op.opcode !== OP_PONG;
+  if (isData && ws._sendLimit > 0 && ws._bridged.writableLength > 0 && ws.bufferedAmount + op.size > ws._sendLimit) {
+    ws._afterSend(ws._dropWhenFull ? DROPPED : OVERFLOW, op.cb);
+    if (!ws._dropWhenFull) ws._bridged.destroy();
+    return true;
+  }
+  const result =
+    typeof data === 'string'
+      ? binding.sendString(ws._slot, data, op.opcode, op.fin)
+      : binding.sendBuffer(ws._slot, data, op.opcode, op.fin);
+  if (blob && result === NOT_OPEN) return false;
+  ws._afterSend(result, op.cb);
+  return true;
+}
+
+/** Calls `cb` and the callbacks of all that waits with `err`; the queue is dropped. */
+function failQueue(ws, err, cb) {
+  const queue = ws._blobQueue;
+  ws._blobQueue = null;
+  const cbs = typeof cb === 'function' ? [cb] : [];
+  if (queue !== null) {
+    for (const op of queue.ops) if (typeof op.cb === 'function') cbs.push(op.cb);
+  }
+  settle(cbs, err);
+}
+
+/**
+ * Reading a Blob failed: as ws, the waiting callbacks get the error, the
+ * connection ends without a close frame (the peer sees 1006) and 'error' is emitted.
+ */
+function blobFailed(ws, err, cb) {
+  failQueue(ws, err, cb);
+  if (ws._readyState === CLOSED) return;
+  ws.terminate();
+  if (!ws._errorEmitted) {
+    ws._errorEmitted = true;
+    ws.emit('error', err);
   }
 }
 

@@ -13,7 +13,6 @@ declare const wss: WebSocketServer;
 ws.send('x', { binary: 'yes' }); // error
 ws.send('x', { binery: true }); // error
 ws.send({ hello: 'world' }); // error
-ws.send(new Blob(['not supported by wsrs yet'])); // error
 ws.send(); // error
 
 // The heartbeat and the other wsrs options.

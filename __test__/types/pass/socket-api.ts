@@ -15,6 +15,8 @@ ws.send(new Uint8Array([1, 2, 3]));
 ws.send(new Float32Array(4), { binary: true });
 ws.send(new ArrayBuffer(8));
 ws.send(new DataView(new ArrayBuffer(8)));
+ws.send(new Blob(['bytes']));
+ws.send(new Blob(['text']), { binary: false }, (err) => console.log(err));
 ws.send([Buffer.from('a'), Buffer.from('b')]);
 ws.send([1, 2, 3]);
 ws.send('part 1', { fin: false });
