@@ -22,6 +22,8 @@
 //!   JS-thread read path), `flush` (corked writes), `task` (its I/O task),
 //!   `mask` (client masking keys).
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
+//! - `deflate`: permessage-deflate's data path (RFC 7692 §7): inflating with
+//!   a bound, deflating with a sync flush (pure; not wired to connections yet).
 //! - `events`: the event queue: an instance's events batched to its JS thread.
 //! - `pool`: reuse of the buffers large messages are handed over in.
 //! - `registry`: an instance's open connections by slot, server and topic
@@ -30,6 +32,7 @@
 //!   calls; `js_buffers`: the Buffers it hands to JS.
 
 pub mod connection;
+pub mod deflate;
 pub mod events;
 pub mod frame;
 pub mod handshake;
