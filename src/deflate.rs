@@ -18,12 +18,13 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// before memory grows past it by more than one step.
 const STEP: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InflateError {
   /// The message inflates past `max` (1009, ws's WS_ERR_UNSUPPORTED_MESSAGE_LENGTH).
   TooLarge,
-  /// Not a valid DEFLATE stream (1007 as ws, whose zlib error closes with it).
-  Corrupt,
+  /// Not a valid DEFLATE stream (1007 as ws, whose zlib error closes with
+  /// it), with zlib's message.
+  Corrupt(&'static str),
 }
 
 /// A peer's compressed messages, inflated.
@@ -76,7 +77,9 @@ fn inflate_all(
       out.reserve_exact(STEP);
     }
     let (before_in, before_out) = (z.total_in(), z.total_out());
-    let status = z.decompress_vec(input, out, FlushDecompress::Sync).map_err(|_| InflateError::Corrupt)?;
+    let status = z
+      .decompress_vec(input, out, FlushDecompress::Sync)
+      .map_err(|e| InflateError::Corrupt(zlib_message(e.message())))?;
     let used = (z.total_in() - before_in) as usize;
     let produced = (z.total_out() - before_out) as usize;
     input = &input[used..];
@@ -92,9 +95,24 @@ fn inflate_all(
     if produced == 0 && used == 0 {
       // No progress with room to write: everything is inflated, or (with
       // input left) the stream cannot go on.
-      return if input.is_empty() { Ok(()) } else { Err(InflateError::Corrupt) };
+      return if input.is_empty() { Ok(()) } else { Err(InflateError::Corrupt("invalid stream")) };
     }
   }
+}
+
+/// zlib's message for an error, as ws reports it (zlib-rs uses zlib's texts).
+fn zlib_message(m: Option<&str>) -> &'static str {
+  const KNOWN: [&str; 8] = [
+    "invalid stored block lengths",
+    "invalid block type",
+    "invalid distance too far back",
+    "invalid distance code",
+    "invalid literal/length code",
+    "invalid code lengths set",
+    "too many length or distance symbols",
+    "invalid distances set",
+  ];
+  m.and_then(|m| KNOWN.iter().find(|k| **k == m).copied()).unwrap_or("invalid stream")
 }
 
 /// Our compressed messages.
@@ -228,9 +246,15 @@ mod tests {
   fn corrupt_streams_are_refused() {
     let mut out = Vec::new();
     // BTYPE 11 is reserved.
-    assert_eq!(Inflater::new(false).inflate(&[0xff, 0xff, 0xff], 0, &mut out), Err(InflateError::Corrupt));
+    assert_eq!(
+      Inflater::new(false).inflate(&[0xff, 0xff, 0xff], 0, &mut out),
+      Err(InflateError::Corrupt("invalid block type"))
+    );
     // A stored block whose length check fails.
-    assert_eq!(Inflater::new(false).inflate(&[0x00, 0x05, 0x00, 0x00, 0x00], 0, &mut out), Err(InflateError::Corrupt));
+    assert_eq!(
+      Inflater::new(false).inflate(&[0x00, 0x05, 0x00, 0x00, 0x00], 0, &mut out),
+      Err(InflateError::Corrupt("invalid stored block lengths"))
+    );
   }
 
   #[test]

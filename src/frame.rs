@@ -4,6 +4,8 @@
 //! The parser validates exactly what ws's `Receiver` validates, in the same
 //! order, and reports the same error codes, messages and close codes.
 
+use crate::deflate::{InflateError, Inflater};
+
 pub const OP_CONT: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
 pub const OP_BINARY: u8 = 0x2;
@@ -27,6 +29,8 @@ pub enum ProtocolError {
   TooManyFragments,
   InvalidUtf8,
   InvalidCloseCode(u16),
+  /// A compressed message that is not valid DEFLATE (zlib's message).
+  Inflate(&'static str),
 }
 
 impl ProtocolError {
@@ -45,6 +49,8 @@ impl ProtocolError {
       Self::TooManyFragments => "WS_ERR_TOO_MANY_BUFFERED_PARTS",
       Self::InvalidUtf8 => "WS_ERR_INVALID_UTF8",
       Self::InvalidCloseCode(_) => "WS_ERR_INVALID_CLOSE_CODE",
+      // zlib's code, as ws passes its inflate error on.
+      Self::Inflate(_) => "Z_DATA_ERROR",
     }
   }
 
@@ -64,22 +70,24 @@ impl ProtocolError {
       Self::TooManyFragments => "Too many message fragments".into(),
       Self::InvalidUtf8 => frame("invalid UTF-8 sequence"),
       Self::InvalidCloseCode(c) => frame(&format!("invalid status code {c}")),
+      Self::Inflate(m) => (*m).to_string(),
     }
   }
 
   /// The close code sent to the peer.
   pub fn close_code(&self) -> u16 {
     match self {
-      Self::InvalidUtf8 => 1007,
+      Self::InvalidUtf8 | Self::Inflate(_) => 1007,
       Self::PayloadLength53 | Self::MaxPayload => 1009,
       Self::TooManyFragments => 1008,
       _ => 1002,
     }
   }
 
-  /// ws throws `RangeError` for all but the UTF-8 error, which is a plain `Error`.
+  /// ws throws `RangeError` for all but the UTF-8 and zlib errors, which
+  /// are plain `Error`s.
   pub fn is_range_error(&self) -> bool {
-    !matches!(self, Self::InvalidUtf8)
+    !matches!(self, Self::InvalidUtf8 | Self::Inflate(_))
   }
 }
 
@@ -142,11 +150,22 @@ pub struct Receiver {
   frag_count: u32,
   /// For text being reassembled: how far `frag` is known to be valid UTF-8.
   utf8_valid_to: usize,
+  /// permessage-deflate was negotiated (RFC 7692): RSV1 marks a compressed
+  /// message, inflated here.
+  inflater: Option<Box<Inflater>>,
+  /// The message being reassembled is compressed.
+  frag_compressed: bool,
 }
 
 impl Receiver {
   pub fn new() -> Self {
     Self::default()
+  }
+
+  /// A parser for a connection that negotiated permessage-deflate;
+  /// `takeover`: the peer keeps its compression context between messages.
+  pub fn with_deflate(takeover: bool) -> Self {
+    Receiver { inflater: Some(Box::new(Inflater::new(takeover))), ..Self::default() }
   }
 
   /// Parses as many whole frames from `input` as there are. The payloads of
@@ -165,8 +184,11 @@ impl Receiver {
       if b0 & 0x30 != 0 {
         return Progress::Error(ProtocolError::Rsv23);
       }
+      // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message;
+      // it is a fault anywhere else (control frames, continuations, or a
+      // connection that did not negotiate compression).
       let rsv1 = b0 & 0x40 != 0;
-      if rsv1 {
+      if rsv1 && (self.inflater.is_none() || !matches!(opcode, OP_TEXT | OP_BINARY)) {
         return Progress::Error(ProtocolError::Rsv1);
       }
       let control = match opcode {
@@ -220,7 +242,13 @@ impl Receiver {
         }
         n => n as u64,
       };
-      if !control && len > 0 && limits.max_payload > 0 && self.frag.len() as u64 + len > limits.max_payload {
+      let compressed = rsv1 || (opcode == OP_CONT && self.frag_compressed);
+      // The limit is on the message as delivered: for a compressed one it is
+      // checked while inflating; its compressed bytes are bounded here with
+      // room for DEFLATE's worst case (stored blocks: 5 bytes per 64 KiB).
+      let max = limits.max_payload;
+      let bound = if compressed { max.saturating_add(max / 8192 + 64) } else { max };
+      if !control && len > 0 && max > 0 && self.frag.len() as u64 + len > bound {
         return Progress::Error(ProtocolError::MaxPayload);
       }
       let total = header as u64 + len;
@@ -270,6 +298,18 @@ impl Receiver {
         }
       }
 
+      if fin && self.frag_opcode == 0 && compressed {
+        // A whole compressed message in one frame.
+        self.frag_count = 0;
+        match self.inflate_and_check(opcode, payload, limits) {
+          Ok(msg) => {
+            sink.message(opcode == OP_BINARY, &msg, None);
+            continue;
+          }
+          Err(e) => return Progress::Error(e),
+        }
+      }
+
       if fin && self.frag_opcode == 0 {
         // The common case: a whole message in one frame, unmasked straight
         // into the sink's buffer.
@@ -286,8 +326,23 @@ impl Receiver {
       if opcode != OP_CONT {
         self.frag_opcode = opcode;
         self.utf8_valid_to = 0;
+        self.frag_compressed = compressed;
       }
       self.frag.extend_from_slice(payload);
+      if compressed {
+        if fin {
+          let op = self.frag_opcode;
+          let data = std::mem::take(&mut self.frag);
+          self.frag_opcode = 0;
+          self.frag_count = 0;
+          self.frag_compressed = false;
+          match self.inflate_and_check(op, &data, limits) {
+            Ok(msg) => sink.message(op == OP_BINARY, &msg, None),
+            Err(e) => return Progress::Error(e),
+          };
+        }
+        continue;
+      }
       let text = self.frag_opcode == OP_TEXT && !limits.skip_utf8_validation;
       if text && !fin {
         // Fail fast on a fragment that can never become valid UTF-8.
@@ -313,6 +368,23 @@ impl Receiver {
         }
       }
     }
+  }
+}
+
+impl Receiver {
+  /// A compressed message's payload, inflated within `max_payload`, and for
+  /// text checked as UTF-8.
+  fn inflate_and_check(&mut self, opcode: u8, data: &[u8], limits: &Limits) -> Result<Vec<u8>, ProtocolError> {
+    let inflater = self.inflater.as_mut().expect("compressed only where negotiated");
+    let mut msg = Vec::new();
+    inflater.inflate(data, limits.max_payload as usize, &mut msg).map_err(|e| match e {
+      InflateError::TooLarge => ProtocolError::MaxPayload,
+      InflateError::Corrupt(m) => ProtocolError::Inflate(m),
+    })?;
+    if opcode == OP_TEXT && !limits.skip_utf8_validation && simdutf8::basic::from_utf8(&msg).is_err() {
+      return Err(ProtocolError::InvalidUtf8);
+    }
+    Ok(msg)
   }
 }
 
@@ -568,5 +640,67 @@ mod tests {
       write_header(&mut v, true, OP_BINARY, len, None);
       assert_eq!(v.len(), hdr, "len {len}");
     }
+  }
+
+  /// A frame with RSV1 set (a compressed message's first frame).
+  fn rsv1(fin: bool, op: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = frame(fin, op, payload);
+    v[0] |= 0x40;
+    v
+  }
+
+  fn deflated(data: &[u8]) -> Vec<u8> {
+    let mut z = Vec::new();
+    crate::deflate::Deflater::new(6, 15, false).deflate(data, &mut z);
+    z
+  }
+
+  fn run_deflate(input: &[u8], limits: &Limits) -> (Rec, Progress) {
+    let mut r = Receiver::with_deflate(false);
+    let mut rec = Rec::default();
+    let p = r.feed(&mut input.to_vec(), limits, &mut rec);
+    (rec, p)
+  }
+
+  #[test]
+  fn compressed_messages_whole_and_fragmented() {
+    let z = deflated(b"hello hello hello");
+    let mut input = rsv1(true, OP_TEXT, &z);
+    let (a, b) = z.split_at(z.len() / 2);
+    input.extend(rsv1(false, OP_BINARY, a));
+    input.extend(frame(true, OP_PING, b"between"));
+    input.extend(frame(true, OP_CONT, b));
+    input.extend(frame(true, OP_TEXT, b"plain"));
+    let (rec, p) = run_deflate(&input, &SERVER);
+    assert_eq!(rec.events, vec!["text:hello hello hello", "ping:between", "bin:hello hello hello", "text:plain"]);
+    assert!(matches!(p, Progress::More { .. }));
+  }
+
+  #[test]
+  fn rsv1_where_it_may_not_be() {
+    // On a connection without compression (RFC 7692 §6.1 / RFC 6455 §5.2).
+    let z = deflated(b"x");
+    assert_eq!(run(&rsv1(true, OP_TEXT, &z), &SERVER).1, Progress::Error(ProtocolError::Rsv1));
+    // On a control frame, or a continuation.
+    assert_eq!(run_deflate(&rsv1(true, OP_PING, b""), &SERVER).1, Progress::Error(ProtocolError::Rsv1));
+    let mut input = rsv1(false, OP_TEXT, &z);
+    input.extend(rsv1(true, OP_CONT, b""));
+    assert_eq!(run_deflate(&input, &SERVER).1, Progress::Error(ProtocolError::Rsv1));
+  }
+
+  #[test]
+  fn compressed_faults_get_their_close_codes() {
+    // A bomb: 16 MiB of zeros in a few KiB, past a 1 MiB maxPayload: 1009.
+    let z = deflated(&vec![0u8; 16 << 20]);
+    let (_, p) = run_deflate(&rsv1(true, OP_BINARY, &z), &SERVER);
+    assert_eq!(p, Progress::Error(ProtocolError::MaxPayload));
+    assert_eq!(ProtocolError::MaxPayload.close_code(), 1009);
+    // Not DEFLATE: 1007 with zlib's code.
+    let (_, p) = run_deflate(&rsv1(true, OP_BINARY, &[0xff, 0xff, 0xff]), &SERVER);
+    let Progress::Error(e) = p else { panic!("{p:?}") };
+    assert_eq!((e.close_code(), e.code(), e.is_range_error()), (1007, "Z_DATA_ERROR", false));
+    // Text that inflates to invalid UTF-8: 1007.
+    let (_, p) = run_deflate(&rsv1(true, OP_TEXT, &deflated(&[b'a', 0xff])), &SERVER);
+    assert_eq!(p, Progress::Error(ProtocolError::InvalidUtf8));
   }
 }
