@@ -124,6 +124,9 @@ export interface FlushResult {
   more: boolean
 }
 
+/** Connections the server's native heartbeat terminated so far. */
+export declare function heartbeatReaped(id: number, serverId: number): number
+
 export declare function isSubscribed(id: number, slot: number, topic: string): boolean
 
 /**

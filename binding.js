@@ -849,6 +849,7 @@ module.exports.close = nativeBinding.close
 module.exports.createServer = nativeBinding.createServer
 module.exports.drain = nativeBinding.drain
 module.exports.flush = nativeBinding.flush
+module.exports.heartbeatReaped = nativeBinding.heartbeatReaped
 module.exports.isSubscribed = nativeBinding.isSubscribed
 module.exports.isValidCloseCode = nativeBinding.isValidCloseCode
 module.exports.listen = nativeBinding.listen

@@ -675,6 +675,8 @@ declare namespace WebSocket {
      * `wss.publish!(...)`.)
      */
     publish?(topic: string, data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: PublishOptions): number;
+    /** wsrs only: connections the native heartbeat has terminated so far. */
+    readonly heartbeatReaped?: number;
     /**
      * wsrs only. Sends `data` (string, Buffer, ArrayBuffer or a view) to every
      * open socket of this server, like `clients.forEach(c => c.send(data))`

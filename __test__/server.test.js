@@ -298,6 +298,7 @@ test('native heartbeat terminates peers that do not answer pings and keeps the o
   t.is(alive.readyState, 1);
   t.deepEqual(closes, [1006]);
   t.is(wss.clients.size, 1);
+  t.is(wss.heartbeatReaped, 1, 'the server counts what its heartbeat reaped');
   alive.close();
   await closeServer(wss);
 });

@@ -82,28 +82,12 @@ const server = http.createServer((req, res) => {
 });
 
 const wss = new WebSocketServer({ server, heartbeat: HEARTBEAT, maxPayload: 64 * 1024 });
-const counters = { messages: 0, delivered: 0, reaped: 0 };
+const counters = { messages: 0, delivered: 0 };
 
 wss.on('connection', (ws, req) => {
-  watchHeartbeat(ws);
   if (new URL(req.url, 'http://host').pathname === '/chat') chat(ws, req);
   else seed(ws, req);
 });
-
-// The heartbeat ends a silent peer as terminate() does (close code 1006), and tells JS nothing else;
-// so a 1006 after a silence as long as the heartbeat's interval + timeout counts as reaped.
-function watchHeartbeat(ws) {
-  let seen = Date.now();
-  const alive = () => {
-    seen = Date.now();
-  };
-  ws.on('message', alive);
-  ws.on('ping', alive);
-  ws.on('pong', alive);
-  ws.on('close', (code) => {
-    if (code === 1006 && Date.now() - seen >= 0.9 * (HEARTBEAT.interval + HEARTBEAT.timeout)) counters.reaped++;
-  });
-}
 
 // The tutorial's server (seed 004), for the tutorial's page. It sent each message to every open
 // client (wss.clients.forEach); here the tutorial's tabs share a topic of their own, so that the
@@ -214,7 +198,7 @@ const ticker = setInterval(() => {
     history: perSecond,
     rss,
     rssPerConnection: connections ? Math.max(0, rss - idleRss) / connections : 0,
-    reaped: counters.reaped,
+    reaped: wss.heartbeatReaped, // the native heartbeat's own count
     heartbeat: HEARTBEAT,
     rooms: Object.fromEntries([...rooms].map(([name, room]) => [name, room.members])),
     load: { running: load !== null, clients: LOAD_CLIENTS }

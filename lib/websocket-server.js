@@ -224,6 +224,14 @@ class WebSocketServer extends EventEmitter {
   }
 
   /**
+   * Beyond ws: how many connections the native heartbeat (the `heartbeat`
+   * option) has terminated, for peers that stopped answering pings.
+   */
+  get heartbeatReaped() {
+    return native.binding.heartbeatReaped(this._id);
+  }
+
+  /**
    * Beyond ws: sends `data` to every socket subscribed to `topic` (see
    * `ws.subscribe()`), framed once and fanned out in Rust with no JavaScript
    * per recipient. Options: `binary` (ws's default: true unless a string),

@@ -380,6 +380,12 @@ pub fn listen(
   })
 }
 
+/// Connections the server's native heartbeat terminated so far.
+#[napi]
+pub fn heartbeat_reaped(env: Env, id: u32, server_id: u32) -> Result<f64> {
+  Ok(Server::reaped(&copy(&env, id)?.inst, server_id) as f64)
+}
+
 /// Stops accepting; open connections stay open.
 #[napi]
 pub fn server_close(env: Env, id: u32, server_id: u32) -> Result<()> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -41,6 +41,8 @@ pub struct Server {
   listening: (Mutex<bool>, Condvar),
   /// Open connections, for the heartbeat.
   conns: Mutex<HashMap<u32, Arc<Conn>>>,
+  /// Connections the heartbeat terminated (`wss.heartbeatReaped`).
+  reaped: AtomicU64,
 }
 
 /// How to listen, as `net.Server#listen(port, host, backlog)` takes it.
@@ -137,6 +139,7 @@ impl Server {
       stop: Notify::new(),
       listening: (Mutex::new(false), Condvar::new()),
       conns: Mutex::new(HashMap::new()),
+      reaped: AtomicU64::new(0),
     });
     inst.servers.lock().unwrap().insert(id, server.clone());
     if let Some(hb) = config.heartbeat {
@@ -304,6 +307,7 @@ impl Server {
           let late = now - pinged >= timeout_ms;
           if late {
             c.terminate();
+            self.reaped.fetch_add(1, Ordering::Relaxed);
           }
           late
         } else if now - seen >= interval_ms {
@@ -325,6 +329,11 @@ impl Server {
     if self.config.heartbeat.is_some() {
       self.conns.lock().unwrap().insert(conn.id, conn.clone());
     }
+  }
+
+  /// Connections its heartbeat has terminated so far.
+  pub fn reaped(inst: &Instance, id: u32) -> u64 {
+    Self::get(inst, id).map_or(0, |s| s.reaped.load(Ordering::Relaxed))
   }
 
   /// The per-connection settings of a server.
