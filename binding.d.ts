@@ -27,14 +27,14 @@ export declare class Native {
  * Completes an upgrade: `head` (the 101 response) is written before
  * anything sent on `slot`. False if the peer is already gone.
  */
-export declare function accept(id: number, requestId: number, slot: number, serverId: number, head: Buffer): boolean
+export declare function accept(id: number, requestId: number, slot: number, serverId: number, head: Buffer, deflate?: DeflateOptions | undefined | null): boolean
 
 /**
  * Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
  * `head` (the 101 response) is written first and `preread` is parsed as
  * if just read.
  */
-export declare function adopt(id: number, serverId: number, fd: number, slot: number, head: Buffer, preread: Buffer): void
+export declare function adopt(id: number, serverId: number, fd: number, slot: number, head: Buffer, preread: Buffer, deflate?: DeflateOptions | undefined | null): void
 
 /** Bytes read from a bridged connection's socket. */
 export declare function bridgeFeed(id: number, slot: number, data: Buffer): boolean
@@ -50,7 +50,7 @@ export declare function bridgeKick(id: number, slot: number): void
  * Duplex) and moves the bytes; Rust keeps the protocol. False if the
  * server is gone.
  */
-export declare function bridgeOpen(id: number, serverId: number, slot: number): boolean
+export declare function bridgeOpen(id: number, serverId: number, slot: number, deflate?: DeflateOptions | undefined | null): boolean
 
 export interface BridgeOut {
   slot: number
@@ -97,6 +97,18 @@ export interface ConnectionOptions {
  * connections and its own.
  */
 export declare function createServer(id: number, serverId: number, conn: ConnectionOptions, o: ServerOptions): void
+
+/**
+ * permessage-deflate's negotiated parameters, from our side
+ * (`PerMessageDeflate#nativeParams` in lib/permessage-deflate.js).
+ */
+export interface DeflateOptions {
+  peerTakeover: boolean
+  ownTakeover: boolean
+  ownWindowBits: number
+  level: number
+  threshold: number
+}
 
 /**
  * Takes every waiting event as one Buffer (layout in `events.rs`), or
@@ -192,6 +204,12 @@ export declare function reusePortSupported(): boolean
  * 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
  */
 export declare function sendBuffer(id: number, slot: number, data: Buffer, opcode: number, fin: boolean): number
+
+/**
+ * `sendBuffer`, compressed where permessage-deflate was negotiated (and
+ * the message is whole and at least `threshold` bytes).
+ */
+export declare function sendCompressed(id: number, slot: number, data: Buffer, opcode: number, fin: boolean): number
 
 /**
  * Queues bytes that are already a frame (ws's `Sender.frame()` output);

@@ -862,6 +862,7 @@ module.exports.release = nativeBinding.release
 module.exports.resume = nativeBinding.resume
 module.exports.reusePortSupported = nativeBinding.reusePortSupported
 module.exports.sendBuffer = nativeBinding.sendBuffer
+module.exports.sendCompressed = nativeBinding.sendCompressed
 module.exports.sendRaw = nativeBinding.sendRaw
 module.exports.sendString = nativeBinding.sendString
 module.exports.serverClose = nativeBinding.serverClose

@@ -10,6 +10,8 @@ const WebSocketServer = require('./lib/websocket-server');
 const createWebSocketStream = require('./lib/stream');
 const Sender = require('./lib/sender');
 const subprotocol = require('./lib/subprotocol');
+const extension = require('./lib/extension');
+const PerMessageDeflate = require('./lib/permessage-deflate');
 
 /** The Error that using what wsrs exports only for ws's shape throws. */
 function unsupported(what, why) {
@@ -25,27 +27,6 @@ class Receiver {
     throw unsupported('Receiver', 'frames are parsed in Rust');
   }
 }
-
-// permessage-deflate is not negotiated (offers are ignored).
-class PerMessageDeflate {
-  static get extensionName() {
-    return 'permessage-deflate';
-  }
-
-  constructor() {
-    throw unsupported('PerMessageDeflate', 'permessage-deflate is not negotiated');
-  }
-}
-
-// ws's Sec-WebSocket-Extensions header parser and formatter.
-const extension = {
-  format() {
-    throw unsupported('extension.format', 'no extension is negotiated');
-  },
-  parse() {
-    throw unsupported('extension.parse', 'no extension is negotiated');
-  }
-};
 
 WebSocket.createWebSocketStream = createWebSocketStream;
 WebSocket.extension = extension;

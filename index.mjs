@@ -1,6 +1,6 @@
 // ESM entry: the same named exports as ws's wrapper.mjs (and the readyState
-// constants, and `Server`). `extension`, `PerMessageDeflate` and `Receiver`
-// are there for ws's shape only: using them throws (see index.js).
+// constants, and `Server`). `Receiver` is there for ws's shape only: using
+// it throws (see index.js).
 // Unlike ws, the default export also carries `.Server` and
 // `.WebSocketServer`, so `import WS from 'wsrs'; new WS.Server(...)` works
 // (on ws it throws).

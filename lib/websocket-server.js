@@ -15,6 +15,8 @@ const { createHash } = require('crypto');
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
 const NativeSocket = require('./native-socket');
+const PerMessageDeflate = require('./permessage-deflate');
+const extension = require('./extension');
 const { kServer } = WebSocket;
 const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
 const native = require('./native');
@@ -309,9 +311,21 @@ class WebSocketServer extends EventEmitter {
       }
     }
 
-    // permessage-deflate is not negotiated (yet): offers are ignored, which
-    // RFC 7692 allows, and the connection proceeds uncompressed.
+    const secWebSocketExtensions = req.headers['sec-websocket-extensions'];
     const extensions = {};
+    if (this.options.perMessageDeflate && secWebSocketExtensions !== undefined) {
+      const perMessageDeflate = new PerMessageDeflate(this.options.perMessageDeflate, true, this.options.maxPayload);
+      try {
+        const offers = extension.parse(secWebSocketExtensions);
+        if (offers[PerMessageDeflate.extensionName]) {
+          perMessageDeflate.accept(offers[PerMessageDeflate.extensionName]);
+          extensions[PerMessageDeflate.extensionName] = perMessageDeflate;
+        }
+      } catch (err) {
+        abortHandshakeOrEmitwsClientError(this, req, socket, 400, 'Invalid or unacceptable Sec-WebSocket-Extensions header');
+        return;
+      }
+    }
 
     if (this.options.verifyClient) {
       const info = {
@@ -376,6 +390,16 @@ class WebSocketServer extends EventEmitter {
       }
     }
 
+    const perMessageDeflate = extensions[PerMessageDeflate.extensionName];
+    if (perMessageDeflate) {
+      const value = extension.format({ [PerMessageDeflate.extensionName]: [perMessageDeflate.params] });
+      headers.push(`Sec-WebSocket-Extensions: ${value}`);
+      ws._extensions = extensions;
+      ws._deflate = true;
+    }
+    // What Rust compresses and inflates with (undefined: no compression).
+    const deflate = perMessageDeflate ? perMessageDeflate.nativeParams() : undefined;
+
     this.emit('headers', headers, req);
     const response = headers.concat('\r\n').join('\r\n');
     socket.removeListener('error', socketOnError);
@@ -386,17 +410,17 @@ class WebSocketServer extends EventEmitter {
     ws._socket = socket instanceof NativeUpgradeSocket || fdOf(socket) !== -1 ? new NativeSocket(ws, socket) : socket;
     if (socket instanceof NativeUpgradeSocket) {
       socket.write(response);
-      ws._attachNative((slot) => socket._accept(slot));
+      ws._attachNative((slot) => socket._accept(slot, deflate));
     } else if (fdOf(socket) !== -1) {
       // A plain TCP socket: Rust takes it over.
       ws._attachNative((slot) =>
         takeOver(socket, head, (fd, preread) =>
-          native.binding.adopt(this._id, fd, slot, Buffer.from(response), preread)
+          native.binding.adopt(this._id, fd, slot, Buffer.from(response), preread, deflate)
         )
       );
     } else {
       // TLS, or any other Duplex: Node keeps moving the bytes.
-      ws._attachBridged((slot) => native.binding.bridgeOpen(this._id, slot), socket, response, head, this.options);
+      ws._attachBridged((slot) => native.binding.bridgeOpen(this._id, slot, deflate), socket, response, head, this.options);
     }
     if (ws._readyState !== WebSocket.OPEN) return;
 
@@ -506,11 +530,11 @@ class NativeUpgradeSocket extends EventEmitter {
   }
 
   /** @private */
-  _accept(slot) {
+  _accept(slot, deflate) {
     this._done = true;
     const head = Buffer.concat(this._pending);
     this._pending = [];
-    return native.binding.accept(this._requestId, slot, this._serverId, head);
+    return native.binding.accept(this._requestId, slot, this._serverId, head, deflate);
   }
 }
 

@@ -54,6 +54,8 @@ class WebSocket extends EventEmitter {
     this._closeMessage = EMPTY_BUFFER;
     this._errorEmitted = false;
     this._extensions = {};
+    /** permessage-deflate was negotiated: sends may be compressed. */
+    this._deflate = false;
     this._paused = false;
     this._protocol = '';
     this._readyState = CONNECTING;
@@ -297,7 +299,13 @@ class WebSocket extends EventEmitter {
     this._firstFragment = fin;
 
     let result;
-    if (isString) {
+    if (this._deflate && (options === undefined || options === null || options.compress !== false)) {
+      // permessage-deflate: Rust compresses it (past `threshold`).
+      let buf;
+      if (isString) buf = data === lastString ? lastEncoded : Buffer.from(data);
+      else buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+      result = binding.sendCompressed(this._slot, buf, opcode, fin);
+    } else if (isString) {
       // The same string sent to many sockets in a row (a broadcast loop) is
       // encoded once.
       if (data.length > 64) {

@@ -2,7 +2,8 @@
 
 // Echo server for the Autobahn|Testsuite fuzzingclient, on wsrs (the same
 // shape as the reference ws-echo.js: echo every message with its type).
-//   node scripts/autobahn-echo.js PORT [--max-fragments=N]
+//   node scripts/autobahn-echo.js PORT [--max-fragments=N] [--deflate]
+// (--deflate: permessage-deflate on, ws's default options, for cases 12 and 13)
 
 const WebSocket = require('..');
 
@@ -11,6 +12,7 @@ const options = { host: '127.0.0.1', port };
 for (const arg of process.argv.slice(3)) {
   const [name, value] = arg.split('=');
   if (name === '--max-fragments') options.maxFragments = Number(value);
+  else if (name === '--deflate') options.perMessageDeflate = true;
   else throw new Error(`unknown option ${arg}`);
 }
 

@@ -3,6 +3,8 @@
 # an echo server on wsrs. Needs ../shared/autobahn (see its README).
 #   AUTOBAHN_DIR  where the suite lives (default: ../shared/autobahn)
 #   ECHO_ARGS     extra options for the echo server (e.g. --max-fragments=0)
+# Cases 12.* and 13.* (permessage-deflate): npm run autobahn -- '12.*,13.*' with
+# ECHO_ARGS=--deflate.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${AUTOBAHN_DIR:-$ROOT/../shared/autobahn}

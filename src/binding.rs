@@ -122,6 +122,29 @@ pub struct FlushResult {
   pub more: bool,
 }
 
+/// permessage-deflate's negotiated parameters, from our side
+/// (`PerMessageDeflate#nativeParams` in lib/permessage-deflate.js).
+#[napi(object)]
+pub struct DeflateOptions {
+  pub peer_takeover: bool,
+  pub own_takeover: bool,
+  pub own_window_bits: u32,
+  pub level: u32,
+  pub threshold: u32,
+}
+
+impl DeflateOptions {
+  fn native(&self) -> crate::connection::Deflate {
+    crate::connection::Deflate {
+      peer_takeover: self.peer_takeover,
+      own_takeover: self.own_takeover,
+      own_window_bits: self.own_window_bits.clamp(8, 15) as u8,
+      level: self.level.min(9),
+      threshold: self.threshold,
+    }
+  }
+}
+
 /// Settings of a server beyond those of its connections.
 #[napi(object)]
 pub struct ServerOptions {
@@ -306,14 +329,14 @@ pub fn flush(env: Env, id: u32, collect: Option<bool>) -> Result<Option<FlushRes
 /// Duplex) and moves the bytes; Rust keeps the protocol. False if the
 /// server is gone.
 #[napi]
-pub fn bridge_open(env: Env, id: u32, server_id: u32, slot: u32) -> Result<bool> {
+pub fn bridge_open(env: Env, id: u32, server_id: u32, slot: u32, deflate: Option<DeflateOptions>) -> Result<bool> {
   let js = live(&env, id)?;
   let Some(opts) = Server::conn_options(&js.inst, server_id) else {
     return Ok(false);
   };
   let conn = Conn::new_bridged(&js.inst, opts, slot);
   Server::accepted(&js.inst, server_id, &conn);
-  js.registry.borrow_mut().insert(slot, server_id, conn);
+  js.registry.borrow_mut().insert(slot, server_id, conn, deflate.map(|d| d.native()));
   Ok(true)
 }
 
@@ -403,20 +426,30 @@ pub fn server_remove(env: Env, id: u32, server_id: u32) -> Result<()> {
 /// Completes an upgrade: `head` (the 101 response) is written before
 /// anything sent on `slot`. False if the peer is already gone.
 #[napi]
-pub fn accept(env: Env, id: u32, request_id: u32, slot: u32, server_id: u32, head: BufferSlice) -> Result<bool> {
+pub fn accept(
+  env: Env,
+  id: u32,
+  request_id: u32,
+  slot: u32,
+  server_id: u32,
+  head: BufferSlice,
+  deflate: Option<DeflateOptions>,
+) -> Result<bool> {
   let js = copy(&env, id)?;
   let mut reg = js.registry.borrow_mut();
   let Some((conn, leftover)) = Conn::accept(&js.inst, request_id, slot, &head, reg.flush_list()) else {
     return Ok(false);
   };
   Server::accepted(&js.inst, server_id, &conn);
-  reg.insert_native(slot, server_id, conn, leftover);
+  reg.insert_native(slot, server_id, conn, leftover, deflate.map(|d| d.native()));
   Ok(true)
 }
 
 /// Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
 /// `head` (the 101 response) is written first and `preread` is parsed as
 /// if just read.
+// The arguments are JS's call as it is: one conversion each, no object.
+#[allow(clippy::too_many_arguments)]
 #[napi]
 pub fn adopt(
   env: Env,
@@ -426,12 +459,13 @@ pub fn adopt(
   slot: u32,
   head: BufferSlice,
   preread: BufferSlice,
+  deflate: Option<DeflateOptions>,
 ) -> Result<()> {
   let js = live(&env, id)?;
   let mut reg = js.registry.borrow_mut();
   let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-  reg.insert_native(slot, server_id, conn, preread.to_vec());
+  reg.insert_native(slot, server_id, conn, preread.to_vec(), deflate.map(|d| d.native()));
   Ok(())
 }
 
@@ -514,6 +548,18 @@ pub fn broadcast(
 #[napi]
 pub fn send_buffer(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
   Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, &data, l))))
+}
+
+/// `sendBuffer`, compressed where permessage-deflate was negotiated (and
+/// the message is whole and at least `threshold` bytes).
+#[napi]
+pub fn send_compressed(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
+  Ok(
+    copy(&env, id)?
+      .registry
+      .borrow_mut()
+      .with_conn(slot, 1, |c, l| sent(c.send_maybe_compressed(opcode as u8, fin, &data, true, l))),
+  )
 }
 
 /// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
@@ -659,7 +705,7 @@ pub fn client_adopt(env: Env, id: u32, fd: i32, slot: u32, preread: BufferSlice,
   let mut reg = js.registry.borrow_mut();
   let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-  reg.insert_native(slot, 0, conn, preread.to_vec());
+  reg.insert_native(slot, 0, conn, preread.to_vec(), None);
   Ok(())
 }
 
@@ -668,6 +714,6 @@ pub fn client_adopt(env: Env, id: u32, fd: i32, slot: u32, preread: BufferSlice,
 pub fn client_bridge_open(env: Env, id: u32, slot: u32, o: ConnectionOptions) -> Result<bool> {
   let js = live(&env, id)?;
   let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
-  js.registry.borrow_mut().insert(slot, 0, conn);
+  js.registry.borrow_mut().insert(slot, 0, conn, None);
   Ok(true)
 }

@@ -441,6 +441,14 @@ pub fn write_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], mas
   unmask_extend(out, payload, mask);
 }
 
+/// Appends a compressed message's frame: RSV1 set (RFC 7692 §6), `payload`
+/// already deflated.
+pub fn write_compressed_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+  let at = out.len();
+  write_frame(out, fin, opcode, payload, mask);
+  out[at] |= 0x40;
+}
+
 /// Appends a close frame: no body for `None`, else code + reason.
 pub fn write_close(out: &mut Vec<u8>, code: Option<u16>, reason: &[u8], mask: Option<[u8; 4]>) {
   match code {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::connection::{BridgeWrite, Conn, FlushList, Reader, Sent};
+use crate::connection::{BridgeWrite, Conn, Deflate, FlushList, Reader, Sent};
 use crate::frame;
 
 struct Entry {
@@ -32,8 +32,8 @@ pub struct Registry {
 impl Registry {
   /// A connection with a socket of its own: `preread` (bytes received after
   /// the handshake) is parsed, then the reactor reads the socket.
-  pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>) {
-    self.insert(slot, server, conn);
+  pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>, deflate: Option<Deflate>) {
+    self.insert(slot, server, conn, deflate);
     if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
       e.reader.start(&e.conn, preread);
     }
@@ -41,12 +41,19 @@ impl Registry {
 
   /// A connection under `slot`. As is, for one whose socket Node keeps
   /// (TLS, any Duplex): JS feeds it what it reads (`feed`).
-  pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>) {
+  pub fn insert(&mut self, slot: u32, server: u32, conn: Arc<Conn>, deflate: Option<Deflate>) {
+    let reader = match &deflate {
+      Some(d) => {
+        conn.set_deflate(d);
+        Reader::with_deflate(d.peer_takeover)
+      }
+      None => Reader::default(),
+    };
     let i = slot as usize;
     if self.slots.len() <= i {
       self.slots.resize_with(i + 1, || None);
     }
-    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader: Reader::default() });
+    self.slots[i] = Some(Entry { conn, server, topics: Vec::new(), reader });
     self.servers.entry(server).or_default().insert(slot);
   }
 

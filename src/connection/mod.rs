@@ -31,6 +31,7 @@ use crate::instance::Instance;
 pub use crate::sys::Socket;
 pub use flush::{BridgeWrite, FlushList};
 pub use reader::Reader;
+
 pub use task::{adopt, run};
 
 use lifecycle::{Stage, State};
@@ -53,6 +54,19 @@ pub struct ConnOptions {
   /// Client role: every frame sent is masked (and `limits.expect_masked`
   /// is false).
   pub mask: bool,
+}
+
+/// What permessage-deflate negotiated for one connection (RFC 7692 §7.1),
+/// from our side: whether the peer keeps its compression context (so must
+/// our inflater), whether we keep ours, our window, zlib's level, and ws's
+/// `threshold`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deflate {
+  pub peer_takeover: bool,
+  pub own_takeover: bool,
+  pub own_window_bits: u8,
+  pub level: u32,
+  pub threshold: u32,
 }
 
 /// What `send` did (JS reads the numbers through `wireConstants`).
@@ -209,10 +223,35 @@ impl Conn {
 
   /// Queues one data frame, within the connection's buffer limit.
   pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8], list: &mut FlushList) -> Sent {
-    let mut out = self.lock();
-    if let Some(refused) = self.admit(&mut out, payload.len(), list) {
+    self.send_maybe_compressed(opcode, fin, payload, false, list)
+  }
+
+  /// `send`, compressed if permessage-deflate was negotiated and the
+  /// message is whole (`fin`, not a continuation) and at least `threshold`
+  /// bytes, as ws compresses (`send(data, { compress })`).
+  pub fn send_maybe_compressed(
+    self: &Arc<Self>,
+    opcode: u8,
+    fin: bool,
+    payload: &[u8],
+    compress: bool,
+    list: &mut FlushList,
+  ) -> Sent {
+    let mut guard = self.lock();
+    if let Some(refused) = self.admit(&mut guard, payload.len(), list) {
       return refused;
     }
+    let out: &mut Out = &mut guard;
+    if compress && fin && opcode != frame::OP_CONT && payload.len() >= out.threshold as usize {
+      if let Some(d) = out.deflater.as_mut() {
+        let mut z = Vec::with_capacity(payload.len() / 2 + 16);
+        d.deflate(payload, &mut z);
+        frame::write_compressed_frame(&mut out.buf, fin, opcode, &z, self.mask_key());
+        self.mark_dirty(out, list);
+        return Sent::Queued;
+      }
+    }
+    let mut out = guard;
     if payload.len() >= DIRECT_WRITE_MIN
       && out.buf.is_empty()
       && !out.blocked
@@ -331,6 +370,13 @@ impl Conn {
   pub fn kick(self: &Arc<Self>, list: &mut FlushList) {
     let mut out = self.lock();
     self.mark_dirty(&mut out, list);
+  }
+
+  /// permessage-deflate was negotiated for it (JS thread, as it opens).
+  pub fn set_deflate(&self, d: &Deflate) {
+    let mut out = self.lock();
+    out.deflater = Some(Box::new(crate::deflate::Deflater::new(d.level, d.own_window_bits, d.own_takeover)));
+    out.threshold = d.threshold;
   }
 
   /// Bytes written to its socket so far.

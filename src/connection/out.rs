@@ -27,6 +27,11 @@ pub(super) struct Out {
   pub(super) pending_pongs: u32,
   /// Bytes written to the socket (`ws._socket.bytesWritten`).
   pub(super) written: u64,
+  /// permessage-deflate was negotiated: our compressor (its zlib state
+  /// comes with the first message that is compressed), and ws's
+  /// `threshold` (shorter messages go out as they are).
+  pub(super) deflater: Option<Box<crate::deflate::Deflater>>,
+  pub(super) threshold: u32,
   /// Node keeps the socket (TLS, any Duplex): bytes to write are handed to
   /// JS (`js_out`), and `js_end` asks JS to end the socket once written.
   pub(super) bridged: bool,
@@ -80,6 +85,8 @@ impl Out {
       dirty: false,
       pending_pongs: 0,
       written: 0,
+      deflater: None,
+      threshold: 0,
       bridged,
       js_out: Vec::new(),
       js_end: false,

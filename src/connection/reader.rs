@@ -118,6 +118,11 @@ enum ReadEnd {
 }
 
 impl Reader {
+  /// A reader for a connection that negotiated permessage-deflate.
+  pub fn with_deflate(peer_takeover: bool) -> Reader {
+    Reader { rx: Receiver::with_deflate(peer_takeover), ..Reader::default() }
+  }
+
   /// Starts reading a connection that has a socket of its own (JS thread):
   /// `preread` (bytes already received after the handshake) is parsed
   /// first, then the reactor watches the socket.

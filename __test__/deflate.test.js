@@ -1,0 +1,224 @@
+'use strict';
+
+// permessage-deflate on the server (RFC 7692), differential with ws: which
+// offer is accepted and what is answered, messages both ways compressed,
+// and bad input (bad offers: 400; a bomb: 1009; corrupt data: 1007; RSV1
+// where it may not be: 1002). ws's client is the peer.
+
+const test = require('ava');
+const http = require('http');
+const https = require('https');
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+
+const { closeServer, frame, httpAnswer, impls, listen, once, raw, rawWebSocket, untilEnd, upgradeRequest } = require('./helpers');
+
+const TLS = {
+  key: fs.readFileSync(path.join(__dirname, 'fixtures', 'tls', 'key.pem')),
+  cert: fs.readFileSync(path.join(__dirname, 'fixtures', 'tls', 'cert.pem'))
+};
+
+const SERVER_OPTIONS = [
+  true,
+  { threshold: 0 },
+  { serverNoContextTakeover: true },
+  { clientNoContextTakeover: true },
+  { serverMaxWindowBits: 10 },
+  { clientMaxWindowBits: 12 },
+  { serverMaxWindowBits: false }
+];
+const CLIENT_OPTIONS = [true, { clientNoContextTakeover: true }, { serverMaxWindowBits: 11 }, { clientMaxWindowBits: 9 }, false];
+
+/** The client's view of the handshake: the answer's header and `extensions` on both sides. */
+async function negotiate(Impl, serverOptions, clientOptions) {
+  const { wss, url } = await listen(Impl, { perMessageDeflate: serverOptions });
+  const serverSide = once(wss, 'connection');
+  const c = new impls.ws.WebSocket(url, { perMessageDeflate: clientOptions });
+  let answer;
+  c.on('upgrade', (res) => (answer = res.headers['sec-websocket-extensions']));
+  const outcome = await new Promise((resolve) => {
+    c.on('open', () => resolve('open'));
+    c.on('error', (e) => resolve(`error: ${e.message}`));
+  });
+  const result = { outcome, answer, client: c.extensions };
+  if (outcome === 'open') {
+    const [ws] = await serverSide;
+    result.server = ws.extensions;
+    c.close();
+    await once(c, 'close');
+  }
+  await closeServer(wss);
+  return result;
+}
+
+test('negotiation: every server option against every client offer, as ws', async (t) => {
+  for (const s of SERVER_OPTIONS) {
+    for (const c of CLIENT_OPTIONS) {
+      const [a, b] = [await negotiate(impls.ws, s, c), await negotiate(impls.wsrs, s, c)];
+      t.deepEqual(b, a, `server ${JSON.stringify(s)}, client ${JSON.stringify(c)}`);
+    }
+  }
+});
+
+/** An echo server of `Impl` with compression, in `mode`. */
+async function echoServer(Impl, mode, options) {
+  const opts = { perMessageDeflate: options };
+  let wss;
+  let url;
+  let stop;
+  if (mode === 'port') {
+    ({ wss, url } = await listen(Impl, opts));
+    stop = () => closeServer(wss);
+  } else {
+    const server = mode === 'tls' ? https.createServer(TLS) : http.createServer();
+    wss = new Impl.WebSocketServer({ server, ...opts });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `${mode === 'tls' ? 'wss' : 'ws'}://127.0.0.1:${server.address().port}`;
+    stop = async () => {
+      await closeServer(wss);
+      await new Promise((resolve) => server.close(resolve));
+    };
+  }
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  return { url, stop };
+}
+
+for (const mode of ['port', 'server', 'tls']) {
+  test(`${mode}: messages both ways compressed, with and without context takeover, as ws`, async (t) => {
+    const json = JSON.stringify({ users: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `user ${i}` })) });
+    const messages = ['short', json, json, Buffer.from(json), Buffer.alloc(300000, 7), ''];
+    const r = {};
+    for (const [name, Impl] of Object.entries(impls)) {
+      r[name] = [];
+      for (const options of [true, { serverNoContextTakeover: true, clientNoContextTakeover: true }, { threshold: 0 }]) {
+        const s = await echoServer(Impl, mode, options);
+        const c = new impls.ws.WebSocket(s.url, { rejectUnauthorized: false });
+        await once(c, 'open');
+        const got = [];
+        for (const m of messages) {
+          const next = once(c, 'message');
+          c.send(m);
+          const [data, isBinary] = await next;
+          got.push([isBinary, data.equals(Buffer.from(m))]);
+        }
+        // What crossed the wire for the large, compressible ones: far less than their size.
+        got.push(c._socket.bytesRead < 100000);
+        r[name].push([c.extensions, got]);
+        c.close();
+        await once(c, 'close');
+        await s.stop();
+      }
+    }
+    t.deepEqual(r.wsrs, r.ws);
+    t.true(r.wsrs.every(([, got]) => got[got.length - 1] === true));
+  });
+}
+
+test('send(data, { compress: false }) and messages under threshold go out uncompressed', async (t) => {
+  const { wss, url } = await listen(impls.wsrs, { perMessageDeflate: { threshold: 1024 } });
+  const frames = [];
+  wss.on('connection', (ws) => {
+    ws.send('x'.repeat(2000), { compress: false });
+    ws.send('y'.repeat(100));
+    ws.send('z'.repeat(2000));
+  });
+  const sock = await rawWebSocket(await portOf(url), { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+  t.regex(sock.head, /Sec-WebSocket-Extensions: permessage-deflate\r\n/);
+  await new Promise((resolve) => {
+    const parse = () => {
+      let b = sock.received;
+      while (b.length >= 2) {
+        let len = b[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (b.length < 4) break;
+          len = b.readUInt16BE(2);
+          off = 4;
+        }
+        if (b.length < off + len) break;
+        frames.push({ rsv1: (b[0] & 0x40) !== 0, payload: b.subarray(off, off + len) });
+        b = b.subarray(off + len);
+      }
+      sock.received = b;
+      if (frames.length >= 3) resolve();
+    };
+    sock.on('more', parse);
+    parse();
+  });
+  t.deepEqual(frames.map((f) => f.rsv1), [false, false, true]);
+  const inflated = zlib.inflateRawSync(Buffer.concat([frames[2].payload, Buffer.from([0, 0, 0xff, 0xff])]), {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH
+  });
+  t.is(inflated.toString(), 'z'.repeat(2000));
+  sock.destroy();
+  await closeServer(wss);
+});
+
+function portOf(url) {
+  return Number(new URL(url).port);
+}
+
+test('bad Sec-WebSocket-Extensions offers get ws\'s 400', async (t) => {
+  const offers = [
+    'permessage-deflate; server_max_window_bits=7',
+    'permessage-deflate; client_max_window_bits=16',
+    'permessage-deflate; foo',
+    'permessage-deflate; server_no_context_takeover=1',
+    'permessage-deflate; server_max_window_bits=10; server_max_window_bits=11',
+    'permessage-deflate;;',
+    'permessage-deflate, x-unknown; a=1'
+  ];
+  for (const offer of offers) {
+    const r = {};
+    for (const [name, Impl] of Object.entries(impls)) {
+      const { wss, port } = await listen(Impl, { perMessageDeflate: { serverMaxWindowBits: false } });
+      const sock = await raw(port);
+      sock.write(upgradeRequest({ headers: { 'Sec-WebSocket-Extensions': offer } }));
+      const answer = httpAnswer(await untilEnd(sock));
+      r[name] = [answer.status, answer.body, answer.headers['sec-websocket-extensions']];
+      sock.destroy();
+      await closeServer(wss);
+    }
+    t.deepEqual(r.wsrs, r.ws, offer);
+  }
+});
+
+/** What a server of `Impl` does with `frames` sent after a compressed handshake. */
+async function faultOf(Impl, frames) {
+  const { wss, port } = await listen(Impl, { perMessageDeflate: true, maxPayload: 1 << 20 });
+  const errors = [];
+  wss.on('connection', (ws) => ws.on('error', (e) => errors.push([e.constructor.name, e.code, e.message])));
+  const sock = await rawWebSocket(port, { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+  sock.write(Buffer.concat(frames));
+  const rest = await untilEnd(sock);
+  // The close frame: its code.
+  const code = rest.length >= 4 && (rest[0] & 0x0f) === 8 ? rest.readUInt16BE(2) : null;
+  await closeServer(wss);
+  return { code, errors };
+}
+
+test('a compressed bomb past maxPayload: 1009, as ws', async (t) => {
+  const bomb = zlib.deflateRawSync(Buffer.alloc(64 << 20), { level: 9 }).subarray(0, -4);
+  const frames = [frame(2, bomb, { rsv: 4 })];
+  const [a, b] = [await faultOf(impls.ws, frames), await faultOf(impls.wsrs, frames)];
+  t.deepEqual(b, a);
+  t.is(b.code, 1009);
+});
+
+test('corrupt compressed data: 1007 with zlib\'s error, as ws', async (t) => {
+  const frames = [frame(1, Buffer.from([0xff, 0xff, 0xff, 0xff]), { rsv: 4 })];
+  const [a, b] = [await faultOf(impls.ws, frames), await faultOf(impls.wsrs, frames)];
+  t.is(b.code, 1007);
+  t.deepEqual(b.code, a.code);
+  t.deepEqual(b.errors.map((e) => e.slice(0, 2)), a.errors.map((e) => e.slice(0, 2)));
+});
+
+test('RSV1 on a control frame or a continuation: 1002, as ws', async (t) => {
+  const z = zlib.deflateRawSync(Buffer.from('hello')).subarray(0, -4);
+  for (const frames of [[frame(9, 'p', { rsv: 4 })], [frame(1, z, { rsv: 4, fin: false }), frame(0, 'x', { rsv: 4 })]]) {
+    const [a, b] = [await faultOf(impls.ws, frames), await faultOf(impls.wsrs, frames)];
+    t.deepEqual(b, a);
+    t.is(b.code, 1002);
+  }
+});
