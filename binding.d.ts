@@ -70,10 +70,10 @@ export declare function buffered(id: number, slot: number): number
  * socket: Rust takes it over (as `adopt`), in the client role (masked
  * frames).
  */
-export declare function clientAdopt(id: number, fd: number, slot: number, preread: Buffer, o: ConnectionOptions): void
+export declare function clientAdopt(id: number, fd: number, slot: number, preread: Buffer, o: ConnectionOptions, deflate?: DeflateOptions | undefined | null): void
 
 /** A client connection over a socket Node keeps (TLS, a Unix socket): bridged. */
-export declare function clientBridgeOpen(id: number, slot: number, o: ConnectionOptions): boolean
+export declare function clientBridgeOpen(id: number, slot: number, o: ConnectionOptions, deflate?: DeflateOptions | undefined | null): boolean
 
 /**
  * Sends a close frame (`code` undefined = no body). With `end`, or in

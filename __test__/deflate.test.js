@@ -222,3 +222,88 @@ test('RSV1 on a control frame or a continuation: 1002, as ws', async (t) => {
     t.is(b.code, 1002);
   }
 });
+
+// ---- the client ----------------------------------------------------------
+
+/** A client of `Impl` against ws's server with `serverOptions`: outcome and `extensions`. */
+async function clientNegotiate(Impl, serverOptions, clientOptions) {
+  const { wss, url } = await listen(impls.ws, { perMessageDeflate: serverOptions });
+  const serverSide = new Promise((resolve) => wss.once('connection', (ws) => resolve(ws.extensions)));
+  const c = new Impl.WebSocket(url, { perMessageDeflate: clientOptions });
+  const outcome = await new Promise((resolve) => {
+    c.on('open', () => resolve('open'));
+    c.on('error', (e) => resolve(`error: ${e.message}`));
+  });
+  const result = { outcome, client: c.extensions };
+  if (outcome === 'open') {
+    result.server = await serverSide;
+    c.close();
+    await once(c, 'close');
+  }
+  await closeServer(wss);
+  return result;
+}
+
+test('client: offers as ws does, and accepts every server option as ws does', async (t) => {
+  for (const s of [false, ...SERVER_OPTIONS]) {
+    for (const c of CLIENT_OPTIONS) {
+      const [a, b] = [await clientNegotiate(impls.ws, s, c), await clientNegotiate(impls.wsrs, s, c)];
+      t.deepEqual(b, a, `server ${JSON.stringify(s)}, client ${JSON.stringify(c)}`);
+    }
+  }
+});
+
+test('client: messages both ways compressed against ws\'s server, as ws\'s client', async (t) => {
+  const json = JSON.stringify({ rows: Array.from({ length: 300 }, (_, i) => ({ i, text: `row ${i}` })) });
+  const r = {};
+  for (const [name, Impl] of Object.entries(impls)) {
+    r[name] = [];
+    for (const options of [true, { serverNoContextTakeover: true, clientNoContextTakeover: true }]) {
+      const { wss, url } = await listen(impls.ws, { perMessageDeflate: options });
+      wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+      const c = new Impl.WebSocket(url);
+      await once(c, 'open');
+      const got = [];
+      for (const m of [json, json, Buffer.alloc(200000, 3), 'tiny']) {
+        const next = once(c, 'message');
+        c.send(m);
+        const [data, isBinary] = await next;
+        got.push([isBinary, Buffer.from(data).equals(Buffer.from(m))]);
+      }
+      got.push(c._socket.bytesWritten < 60000, c._socket.bytesRead < 60000);
+      r[name].push([c.extensions, got]);
+      c.close();
+      await once(c, 'close');
+      await closeServer(wss);
+    }
+  }
+  t.deepEqual(r.wsrs, r.ws);
+});
+
+test('client: a bad or unrequested Sec-WebSocket-Extensions answer fails as with ws', async (t) => {
+  const crypto = require('crypto');
+  const answers = ['foo', 'permessage-deflate; foo', 'permessage-deflate; client_max_window_bits', 'permessage-deflate, x', 'permessage-deflate;;'];
+  for (const answer of answers) {
+    for (const perMessageDeflate of [true, false]) {
+      const server = http.createServer();
+      server.on('upgrade', (req, socket) => {
+        const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.end(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: ${answer}\r\n\r\n`
+        );
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const r = {};
+      for (const [name, Impl] of Object.entries(impls)) {
+        const c = new Impl.WebSocket(`ws://127.0.0.1:${server.address().port}`, { perMessageDeflate });
+        r[name] = await new Promise((resolve) => {
+          c.on('open', () => resolve('open'));
+          c.on('error', (e) => resolve(e.message));
+        });
+      }
+      server.close();
+      t.deepEqual(r.wsrs, r.ws, `${answer} (perMessageDeflate: ${perMessageDeflate})`);
+    }
+  }
+});

@@ -20,6 +20,8 @@ const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID } = require('./constants');
 const { fdOf, takeOver } = require('./takeover');
 const { binding, connectionOptions } = require('./native');
 const NativeSocket = require('./native-socket');
+const PerMessageDeflate = require('./permessage-deflate');
+const extension = require('./extension');
 
 const protocolVersions = [8, 13];
 const subprotocolRegex = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
@@ -105,7 +107,18 @@ function initAsClient(websocket, address, protocols, options) {
   };
   opts.path = parsedUrl.pathname + parsedUrl.search;
   opts.timeout = opts.handshakeTimeout;
-  // permessage-deflate is not offered (wsrs does not implement it yet).
+  // permessage-deflate is offered by default, as ws does.
+  let perMessageDeflate;
+  if (opts.perMessageDeflate) {
+    perMessageDeflate = new PerMessageDeflate(
+      opts.perMessageDeflate !== true ? opts.perMessageDeflate : {},
+      false,
+      opts.maxPayload
+    );
+    opts.headers['Sec-WebSocket-Extensions'] = extension.format({
+      [PerMessageDeflate.extensionName]: perMessageDeflate.offer()
+    });
+  }
 
   if (protocols.length) {
     for (const protocol of protocols) {
@@ -233,10 +246,35 @@ function initAsClient(websocket, address, protocols, options) {
       return;
     }
     if (serverProt) websocket._protocol = serverProt;
-    if (res.headers['sec-websocket-extensions'] !== undefined) {
-      abortHandshake(websocket, socket, 'Server sent a Sec-WebSocket-Extensions header but no extension was requested');
-      return;
+    const secWebSocketExtensions = res.headers['sec-websocket-extensions'];
+    if (secWebSocketExtensions !== undefined) {
+      if (!perMessageDeflate) {
+        abortHandshake(websocket, socket, 'Server sent a Sec-WebSocket-Extensions header but no extension was requested');
+        return;
+      }
+      let answered;
+      try {
+        answered = extension.parse(secWebSocketExtensions);
+      } catch {
+        abortHandshake(websocket, socket, 'Invalid Sec-WebSocket-Extensions header');
+        return;
+      }
+      const names = Object.keys(answered);
+      if (names.length !== 1 || names[0] !== PerMessageDeflate.extensionName) {
+        abortHandshake(websocket, socket, 'Server indicated an extension that was not requested');
+        return;
+      }
+      try {
+        perMessageDeflate.accept(answered[PerMessageDeflate.extensionName]);
+      } catch {
+        abortHandshake(websocket, socket, 'Invalid Sec-WebSocket-Extensions header');
+        return;
+      }
+      websocket._extensions[PerMessageDeflate.extensionName] = perMessageDeflate;
+      websocket._deflate = true;
     }
+    // What Rust compresses and inflates with (undefined: no compression).
+    const deflate = websocket._deflate ? perMessageDeflate.nativeParams() : undefined;
 
     const native = connectionOptions(opts);
     // ws._socket: the Node socket where Node keeps it, else a stand-in with
@@ -244,10 +282,10 @@ function initAsClient(websocket, address, protocols, options) {
     websocket._socket = fdOf(socket) !== -1 ? new NativeSocket(websocket, socket) : socket;
     if (fdOf(socket) !== -1) {
       websocket._attachNative((slot) =>
-        takeOver(socket, head, (fd, preread) => binding.clientAdopt(fd, slot, preread, native))
+        takeOver(socket, head, (fd, preread) => binding.clientAdopt(fd, slot, preread, native, deflate))
       );
     } else {
-      websocket._attachBridged((slot) => binding.clientBridgeOpen(slot, native), socket, null, head, native);
+      websocket._attachBridged((slot) => binding.clientBridgeOpen(slot, native, deflate), socket, null, head, native);
     }
   });
 

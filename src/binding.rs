@@ -700,20 +700,34 @@ pub fn stats(env: Env, id: u32) -> Result<Stats> {
 /// socket: Rust takes it over (as `adopt`), in the client role (masked
 /// frames).
 #[napi]
-pub fn client_adopt(env: Env, id: u32, fd: i32, slot: u32, preread: BufferSlice, o: ConnectionOptions) -> Result<()> {
+pub fn client_adopt(
+  env: Env,
+  id: u32,
+  fd: i32,
+  slot: u32,
+  preread: BufferSlice,
+  o: ConnectionOptions,
+  deflate: Option<DeflateOptions>,
+) -> Result<()> {
   let js = live(&env, id)?;
   let mut reg = js.registry.borrow_mut();
   let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
-  reg.insert_native(slot, 0, conn, preread.to_vec(), None);
+  reg.insert_native(slot, 0, conn, preread.to_vec(), deflate.map(|d| d.native()));
   Ok(())
 }
 
 /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
 #[napi]
-pub fn client_bridge_open(env: Env, id: u32, slot: u32, o: ConnectionOptions) -> Result<bool> {
+pub fn client_bridge_open(
+  env: Env,
+  id: u32,
+  slot: u32,
+  o: ConnectionOptions,
+  deflate: Option<DeflateOptions>,
+) -> Result<bool> {
   let js = live(&env, id)?;
   let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
-  js.registry.borrow_mut().insert(slot, 0, conn, None);
+  js.registry.borrow_mut().insert(slot, 0, conn, deflate.map(|d| d.native()));
   Ok(true)
 }
