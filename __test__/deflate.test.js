@@ -12,7 +12,19 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 
-const { closeServer, frame, httpAnswer, impls, listen, once, raw, rawWebSocket, untilEnd, upgradeRequest } = require('./helpers');
+const {
+  closeServer,
+  eventually,
+  frame,
+  httpAnswer,
+  impls,
+  listen,
+  once,
+  raw,
+  rawWebSocket,
+  untilEnd,
+  upgradeRequest
+} = require('./helpers');
 
 const TLS = {
   key: fs.readFileSync(path.join(__dirname, 'fixtures', 'tls', 'key.pem')),
@@ -306,4 +318,39 @@ test('client: a bad or unrequested Sec-WebSocket-Extensions answer fails as with
       t.deepEqual(r.wsrs, r.ws, `${answer} (perMessageDeflate: ${perMessageDeflate})`);
     }
   }
+});
+
+test('publish and broadcast reach compressed and uncompressed subscribers alike (compressed once per setting)', async (t) => {
+  const { wss, url } = await listen(impls.wsrs, { perMessageDeflate: { threshold: 16 } });
+  const subscribed = [];
+  wss.on('connection', (ws) => {
+    ws.subscribe('news');
+    subscribed.push(ws);
+  });
+  const offers = [false, { serverNoContextTakeover: true }, { serverNoContextTakeover: true }, true];
+  const clients = [];
+  for (const perMessageDeflate of offers) {
+    const c = new impls.ws.WebSocket(url, { perMessageDeflate });
+    await once(c, 'open');
+    clients.push(c);
+  }
+  await eventually(() => subscribed.length === offers.length);
+  const text = 'the same news for everyone, '.repeat(50);
+  for (const [how, send] of [
+    ['publish', () => wss.publish('news', text)],
+    ['broadcast', () => wss.broadcast(Buffer.from(text), { binary: true })]
+  ]) {
+    const got = Promise.all(clients.map((c) => once(c, 'message')));
+    t.is(send(), offers.length, how);
+    for (const [data, isBinary] of await got) {
+      t.is(data.toString(), text, how);
+      t.is(isBinary, how === 'broadcast');
+    }
+  }
+  t.deepEqual(
+    clients.map((c) => c.extensions),
+    ['', 'permessage-deflate', 'permessage-deflate', 'permessage-deflate']
+  );
+  for (const c of clients) c.close();
+  await closeServer(wss);
 });

@@ -145,6 +145,13 @@ impl Deflater {
   pub fn holds_state(&self) -> bool {
     self.z.is_some()
   }
+
+  /// (level, window bits) when it keeps no context between messages: then
+  /// any compressor with these settings makes the same bytes for a message,
+  /// so one compressed frame serves every such recipient.
+  pub fn shareable(&self) -> Option<(u32, u8)> {
+    (!self.takeover).then_some((self.level, self.window_bits))
+  }
 }
 
 /// One message through `z` with a sync flush, the tail taken off.

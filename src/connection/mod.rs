@@ -372,6 +372,15 @@ impl Conn {
     self.mark_dirty(&mut out, list);
   }
 
+  /// How a fan-out of `len` bytes goes to it: None uncompressed; Some(None)
+  /// compressed with its own context; Some(Some(settings)) compressed with
+  /// no context, the same bytes for every recipient with those settings.
+  pub fn fan_out_compression(&self, len: usize) -> Option<Option<(u32, u8)>> {
+    let out = self.lock();
+    let d = out.deflater.as_ref()?;
+    (len >= out.threshold as usize).then(|| d.shareable())
+  }
+
   /// permessage-deflate was negotiated for it (JS thread, as it opens).
   pub fn set_deflate(&self, d: &Deflate) {
     let mut out = self.lock();
