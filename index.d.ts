@@ -91,7 +91,7 @@ declare class WebSocket extends EventEmitter {
   binaryType: 'nodebuffer' | 'arraybuffer' | 'fragments';
   /** Bytes queued by `send()` but not yet written to the network. */
   readonly bufferedAmount: number;
-  /** The negotiated extensions (always `''` in wsrs: permessage-deflate is not negotiated yet). */
+  /** The negotiated extensions (`'permessage-deflate'` or `''`), as in ws. */
   readonly extensions: string;
   /** Whether the socket is paused (see `pause()`). */
   readonly isPaused: boolean;
@@ -148,9 +148,10 @@ declare class WebSocket extends EventEmitter {
   /**
    * Sends a message. `options.binary` overrides the message type (by default
    * strings are text and everything else binary); `options.fin: false` sends
-   * a fragment, continued by the following `send()` calls. `mask` and
-   * `compress` are accepted for compatibility with ws and ignored by wsrs
-   * (server frames are unmasked; permessage-deflate is not negotiated yet).
+   * a fragment, continued by the following `send()` calls. `compress: false`
+   * sends it uncompressed where permessage-deflate was negotiated; `mask` is
+   * accepted for compatibility with ws and ignored (server frames are
+   * unmasked, client frames always masked).
    */
   send(data: SendData, options: WebSocket.SendOptions, cb?: (err?: Error) => void): void;
   /** Destroys the connection at once, without a closing handshake. */
@@ -355,7 +356,7 @@ declare namespace WebSocket {
     mask?: boolean | undefined;
     /** Send as a binary (true) or text (false) message. Defaults to `typeof data !== 'string'`. */
     binary?: boolean | undefined;
-    /** Ignored by wsrs (permessage-deflate is not negotiated yet). */
+    /** With permessage-deflate negotiated: compress it (the default) or not. */
     compress?: boolean | undefined;
     /** Whether this is the last fragment of the message. Defaults to `true`. */
     fin?: boolean | undefined;
@@ -363,7 +364,7 @@ declare namespace WebSocket {
 
   /**
    * Options of the client constructor, as in ws (`perMessageDeflate` is
-   * accepted but not offered), plus wsrs's `maxBufferedAmount` and
+   * offered by default, as ws does), plus wsrs's `maxBufferedAmount` and
    * `backpressure`.
    */
   interface ClientOptions extends SecureContextOptions {
@@ -395,9 +396,8 @@ declare namespace WebSocket {
   }
 
   /**
-   * permessage-deflate settings. wsrs accepts them for compatibility with ws
-   * but does not negotiate the extension yet: offers are ignored (as RFC 7692
-   * allows) and connections proceed uncompressed.
+   * permessage-deflate settings, as ws's (negotiation follows ws's rules; of
+   * `zlibDeflateOptions` only `level` applies, see the README).
    */
   interface PerMessageDeflateOptions {
     serverNoContextTakeover?: boolean | undefined;
@@ -528,7 +528,7 @@ declare namespace WebSocket {
      * the connection is destroyed. Default: 30000.
      */
     closeTimeout?: number | undefined;
-    /** Accepted for compatibility with ws; permessage-deflate is not negotiated by wsrs yet. */
+    /** permessage-deflate (RFC 7692), negotiated as ws does. Default: false. */
     perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined;
     /** The largest message accepted, in bytes (larger ones close the connection with 1009). Default: 100 MiB. */
     maxPayload?: number | undefined;
