@@ -4,12 +4,25 @@
 //! negotiation (that is ws's policy, in JS), unit-tested here.
 //!
 //! Memory is bounded and allocated late: an `Inflater` or `Deflater` holds
-//! no zlib state until the first message that needs it, drops it after each
-//! message when the context is not taken over, and inflating stops as soon
-//! as the output passes `max` (a small frame that inflates to gigabytes is
-//! refused after `max` bytes, not after it has been inflated).
+//! no zlib state until the first message that needs it; one whose context
+//! is not taken over holds none at all, and borrows its thread's shared
+//! state for each message (reset after it), as uWebSockets.js shares one
+//! compressor; and inflating stops as soon as the output passes `max` (a
+//! small frame that inflates to gigabytes is refused after `max` bytes, not
+//! after it has been inflated).
+
+use std::cell::RefCell;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+thread_local! {
+  /// The thread's inflater for messages with no context (one is enough: a
+  /// 15-bit window inflates every stream).
+  static SHARED_INFLATE: RefCell<Option<Decompress>> = const { RefCell::new(None) };
+  /// The thread's compressors for messages with no context, by (level,
+  /// window bits): at most 70 settings, in practice one.
+  static SHARED_DEFLATE: RefCell<Vec<((u32, u8), Compress)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The tail a sync flush ends with (RFC 7692 §7.2.1).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -44,16 +57,27 @@ impl Inflater {
   /// Inflates one message's payload (its frames' data, joined) onto `out`.
   /// `max` = 0: no limit.
   pub fn inflate(&mut self, data: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), InflateError> {
-    // A window of 15 bits inflates what any smaller window compressed.
-    let z = self.z.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
     let start = out.len();
-    let r = inflate_all(z, data, max, start, out).and_then(|()| inflate_all(z, &TAIL, max, start, out));
+    let r = if self.takeover {
+      // A window of 15 bits inflates what any smaller window compressed.
+      let z = self.z.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+      let r = inflate_message(z, data, max, start, out);
+      if r.is_err() {
+        self.z = None;
+      }
+      r
+    } else {
+      SHARED_INFLATE.with(|cell| {
+        let mut shared = cell.borrow_mut();
+        let z = shared.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+        let r = inflate_message(z, data, max, start, out);
+        z.reset(false);
+        r
+      })
+    };
     if r.is_err() {
       // Nothing of a refused message is kept.
       out.truncate(start);
-    }
-    if r.is_err() || !self.takeover {
-      self.z = None;
     }
     r
   }
@@ -62,6 +86,16 @@ impl Inflater {
   pub fn holds_state(&self) -> bool {
     self.z.is_some()
   }
+}
+
+fn inflate_message(
+  z: &mut Decompress,
+  data: &[u8],
+  max: usize,
+  start: usize,
+  out: &mut Vec<u8>,
+) -> Result<(), InflateError> {
+  inflate_all(z, data, max, start, out).and_then(|()| inflate_all(z, &TAIL, max, start, out))
 }
 
 fn inflate_all(
@@ -135,11 +169,24 @@ impl Deflater {
   /// Compresses one message onto `out` (without the sync flush's tail).
   pub fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) {
     let (level, bits) = (self.level, self.window_bits);
-    let z = self.z.get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, bits));
-    deflate_into(z, data, out);
-    if !self.takeover {
-      self.z = None;
+    let new = || Compress::new_with_window_bits(Compression::new(level), false, bits);
+    if self.takeover {
+      deflate_into(self.z.get_or_insert_with(new), data, out);
+      return;
     }
+    SHARED_DEFLATE.with(|cell| {
+      let mut shared = cell.borrow_mut();
+      let i = match shared.iter().position(|(k, _)| *k == (level, bits)) {
+        Some(i) => i,
+        None => {
+          shared.push(((level, bits), new()));
+          shared.len() - 1
+        }
+      };
+      let z = &mut shared[i].1;
+      deflate_into(z, data, out);
+      z.reset();
+    });
   }
 
   pub fn holds_state(&self) -> bool {
