@@ -438,7 +438,7 @@ class WebSocketServer extends EventEmitter {
   _socketClosed(ws) {
     // Like ws's internal HTTP server, ours counts its connections, and its
     // 'close' comes before the last socket's own 'close' event.
-    if (--this._openSockets === 0 && this._closeWhenDrained) emitCloseBefore(this, ws);
+    if (--this._openSockets === 0 && this._closeWhenDrained) emitClose(this);
     if (this.clients) {
       this.clients.delete(ws);
       if (this._shouldEmitClose && !this.clients.size) process.nextTick(emitClose, this);
@@ -610,23 +610,6 @@ function emitClose(server) {
   }
   server._state = CLOSED;
   server.emit('close');
-}
-
-/**
- * The 'close' of a `port` server, emitted when its last connection `ws` has
- * ended: ws's HTTP server emits it once that TCP socket is destroyed, before
- * the WebSocket's own 'close' event, so `close(cb)`'s callback sees `ws`
- * still in `clients` and still CLOSING. We are called from `ws`'s close
- * (already CLOSED): it reads CLOSING while the callbacks run.
- */
-function emitCloseBefore(server, ws) {
-  const state = ws._readyState;
-  ws._readyState = WebSocket.CLOSING;
-  try {
-    emitClose(server);
-  } finally {
-    ws._readyState = state;
-  }
 }
 
 function socketOnError() {

@@ -573,9 +573,14 @@ class WebSocket extends EventEmitter {
 
   /** @private */
   _onClosed() {
-    this._readyState = CLOSED;
     this._slot = -1;
+    // As ws's socketOnClose: the socket is gone, the WebSocket is CLOSING
+    // until its own 'close'. The server's bookkeeping runs in between, so a
+    // port server's 'close' (and close(cb)) comes before the last socket's
+    // own 'close', as ws's HTTP server's does.
+    this._readyState = CLOSING;
     if (this[kServer] !== undefined) this[kServer]._socketClosed(this);
+    this._readyState = CLOSED;
     if (this._sendCallbacks !== null) {
       this._settleSendCallbacks(new Error('WebSocket is not open: readyState 3 (CLOSED)'));
     }
