@@ -547,30 +547,27 @@ pub fn broadcast(
 /// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
 #[napi]
 pub fn send_buffer(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
-  Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, &data, l))))
+  send_bytes(&env, id, slot, &data, opcode, fin, false)
 }
 
 /// `sendBuffer`, compressed where permessage-deflate was negotiated (and
 /// the message is whole and at least `threshold` bytes).
 #[napi]
 pub fn send_compressed(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
-  Ok(
-    copy(&env, id)?
-      .registry
-      .borrow_mut()
-      .with_conn(slot, 1, |c, l| sent(c.send_maybe_compressed(opcode as u8, fin, &data, true, l))),
-  )
+  send_bytes(&env, id, slot, &data, opcode, fin, true)
 }
 
 /// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
 #[napi]
 pub fn send_string(env: Env, id: u32, slot: u32, data: String, opcode: u32, fin: bool) -> Result<u32> {
-  Ok(
-    copy(&env, id)?
-      .registry
-      .borrow_mut()
-      .with_conn(slot, 1, |c, l| sent(c.send(opcode as u8, fin, data.as_bytes(), l))),
-  )
+  send_bytes(&env, id, slot, data.as_bytes(), opcode, fin, false)
+}
+
+/// The three sends above, after their argument conversion.
+fn send_bytes(env: &Env, id: u32, slot: u32, data: &[u8], opcode: u32, fin: bool, compress: bool) -> Result<u32> {
+  let send =
+    |c: &std::sync::Arc<Conn>, l: &mut crate::connection::FlushList| sent(c.send(opcode as u8, fin, data, compress, l));
+  Ok(copy(env, id)?.registry.borrow_mut().with_conn(slot, sent(Sent::NotOpen), send))
 }
 
 /// Queues bytes that are already a frame (ws's `Sender.frame()` output);

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::connection::{BridgeWrite, Conn, Deflate, FlushList, Reader, Sent};
+use crate::connection::{BridgeWrite, Conn, Deflate, FlushList, Reader, Sent, SharedFrames};
 use crate::frame;
 
 struct Entry {
@@ -230,34 +230,14 @@ fn fan_out(
 ) -> u32 {
   let mut framed = Vec::with_capacity(payload.len() + 10);
   frame::write_frame(&mut framed, true, opcode, payload, None);
-  // Compressed once per (level, window) for the recipients that keep no
-  // compression context (permessage-deflate without context takeover).
-  let mut compressed: Vec<((u32, u8), Vec<u8>)> = Vec::new();
+  let mut shared = SharedFrames::default();
   let mut n = 0;
   for slot in members {
     if Some(slot) == except {
       continue;
     }
     let Some(Some(e)) = slots.get(slot as usize) else { continue };
-    let sent = match e.conn.fan_out_compression(payload.len()) {
-      None => e.conn.send_framed(&framed, flush),
-      // Its own context: compressed for it alone.
-      Some(None) => e.conn.send_maybe_compressed(opcode, true, payload, true, flush),
-      Some(Some(key)) => {
-        let i = match compressed.iter().position(|(k, _)| *k == key) {
-          Some(i) => i,
-          None => {
-            let mut z = Vec::new();
-            crate::deflate::Deflater::new(key.0, key.1, false).deflate(payload, &mut z);
-            let mut f = Vec::with_capacity(z.len() + 10);
-            frame::write_compressed_frame(&mut f, true, opcode, &z, None);
-            compressed.push((key, f));
-            compressed.len() - 1
-          }
-        };
-        e.conn.send_framed(&compressed[i].1, flush)
-      }
-    };
+    let sent = e.conn.send_fan_out(opcode, payload, &framed, &mut shared, flush);
     if sent == Sent::Queued {
       n += 1;
     }

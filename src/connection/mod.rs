@@ -69,6 +69,28 @@ pub struct Deflate {
   pub threshold: u32,
 }
 
+/// A fan-out's compressed frames, made once per (level, window) for the
+/// recipients that keep no compression context.
+#[derive(Default)]
+pub struct SharedFrames(Vec<((u32, u8), Vec<u8>)>);
+
+impl SharedFrames {
+  fn get(&mut self, settings: (u32, u8), opcode: u8, payload: &[u8]) -> &[u8] {
+    let i = match self.0.iter().position(|(k, _)| *k == settings) {
+      Some(i) => i,
+      None => {
+        let mut z = Vec::new();
+        crate::deflate::Deflater::new(settings.0, settings.1, false).deflate(payload, &mut z);
+        let mut f = Vec::with_capacity(z.len() + 10);
+        frame::write_compressed_frame(&mut f, true, opcode, &z, None);
+        self.0.push((settings, f));
+        self.0.len() - 1
+      }
+    };
+    &self.0[i].1
+  }
+}
+
 /// What `send` did (JS reads the numbers through `wireConstants`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
@@ -221,22 +243,11 @@ impl Conn {
     }
   }
 
-  /// Queues one data frame, within the connection's buffer limit.
-  pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8], list: &mut FlushList) -> Sent {
-    self.send_maybe_compressed(opcode, fin, payload, false, list)
-  }
-
-  /// `send`, compressed if permessage-deflate was negotiated and the
+  /// Queues one data frame, within the connection's buffer limit; with
+  /// `compress`, compressed if permessage-deflate was negotiated and the
   /// message is whole (`fin`, not a continuation) and at least `threshold`
   /// bytes, as ws compresses (`send(data, { compress })`).
-  pub fn send_maybe_compressed(
-    self: &Arc<Self>,
-    opcode: u8,
-    fin: bool,
-    payload: &[u8],
-    compress: bool,
-    list: &mut FlushList,
-  ) -> Sent {
+  pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8], compress: bool, list: &mut FlushList) -> Sent {
     let mut guard = self.lock();
     if let Some(refused) = self.admit(&mut guard, payload.len(), list) {
       return refused;
@@ -372,13 +383,38 @@ impl Conn {
     self.mark_dirty(&mut out, list);
   }
 
-  /// How a fan-out of `len` bytes goes to it: None uncompressed; Some(None)
-  /// compressed with its own context; Some(Some(settings)) compressed with
-  /// no context, the same bytes for every recipient with those settings.
-  pub fn fan_out_compression(&self, len: usize) -> Option<Option<(u32, u8)>> {
-    let out = self.lock();
-    let d = out.deflater.as_ref()?;
-    (len >= out.threshold as usize).then(|| d.shareable())
+  /// Queues one recipient's copy of a fan-out (publish, broadcast), under
+  /// one lock: `framed`, the frame made once for all; or, where
+  /// permessage-deflate was negotiated and the message reaches `threshold`,
+  /// the message compressed with its own context, or (keeping none) the
+  /// frame compressed once for all recipients with its settings (`shared`).
+  pub fn send_fan_out(
+    self: &Arc<Self>,
+    opcode: u8,
+    payload: &[u8],
+    framed: &[u8],
+    shared: &mut SharedFrames,
+    list: &mut FlushList,
+  ) -> Sent {
+    let mut guard = self.lock();
+    if let Some(refused) = self.admit(&mut guard, framed.len(), list) {
+      return refused;
+    }
+    let out: &mut Out = &mut guard;
+    let threshold = out.threshold as usize;
+    match out.deflater.as_mut().filter(|_| payload.len() >= threshold) {
+      None => out.buf.extend_from_slice(framed),
+      Some(d) => match d.shareable() {
+        Some(settings) => out.buf.extend_from_slice(shared.get(settings, opcode, payload)),
+        None => {
+          let mut z = Vec::with_capacity(payload.len() / 2 + 16);
+          d.deflate(payload, &mut z);
+          frame::write_compressed_frame(&mut out.buf, true, opcode, &z, None);
+        }
+      },
+    }
+    self.mark_dirty(out, list);
+    Sent::Queued
   }
 
   /// permessage-deflate was negotiated for it (JS thread, as it opens).
