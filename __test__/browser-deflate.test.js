@@ -5,21 +5,12 @@
 // `perMessageDeflate: true` accepts it, and text and binary messages cross both ways compressed.
 
 const test = require('ava');
-const fs = require('fs');
 const http = require('http');
-const { chromium } = require('playwright-core');
 
 const { closeServer, impls } = require('./helpers');
-
-const CHROMIUM = [
-  process.env.CHROMIUM_PATH,
-  '/usr/bin/chromium',
-  '/usr/bin/chromium-browser',
-  '/usr/bin/google-chrome'
-].find((p) => p && fs.existsSync(p));
+const { launchChromium } = require('./helpers/browser');
 
 test('Chromium negotiates permessage-deflate with a wsrs server; text and binary round trips', async (t) => {
-  if (!CHROMIUM) throw new Error('no Chromium found: apt-get install -y chromium, or set CHROMIUM_PATH');
   const server = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });
     res.end('<!doctype html><title>deflate</title>');
@@ -32,19 +23,7 @@ test('Chromium negotiates permessage-deflate with a wsrs server; text and binary
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync'
-    ]
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(url);

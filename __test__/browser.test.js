@@ -11,43 +11,20 @@ const fs = require('fs');
 const http = require('http');
 const net = require('net');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { launchChromium } = require('./helpers/browser');
 const { startDemo, startLoad, stop } = require('./helpers/demo');
 
 const OUT = path.join(__dirname, '..', 'test-output');
-const CHROMIUM = [
-  process.env.CHROMIUM_PATH,
-  '/usr/bin/chromium',
-  '/usr/bin/chromium-browser',
-  '/usr/bin/google-chrome',
-  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
-  'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe'
-].find((p) => p && fs.existsSync(p));
-
 let demo;
 let browser;
 let context;
 const problems = []; // console errors and page errors of the chat pages (a CSP violation would be one)
 
 test.before(async () => {
-  if (!CHROMIUM) throw new Error('no Chromium found: apt-get install -y chromium, or set CHROMIUM_PATH');
   // A short heartbeat, so that the load's zombies are reaped within seconds; the button simulates 50.
   demo = await startDemo({ HEARTBEAT_MS: '3000', LOAD_CLIENTS: '50' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // The tutorial's page connects to ws://localhost:8080: there, this browser reaches our server.
-      `--host-resolver-rules=MAP localhost:8080 127.0.0.1:${demo.port}`
-    ]
-  });
+  // The tutorial's page connects to ws://localhost:8080: there, this browser reaches our server.
+  browser = await launchChromium([`--host-resolver-rules=MAP localhost:8080 127.0.0.1:${demo.port}`]);
   context = await browser.newContext({ viewport: { width: 1000, height: 650 } });
 });
 
