@@ -279,8 +279,9 @@ function initAsClient(websocket, address, protocols, options) {
     const native = connectionOptions(opts);
     // ws._socket: the Node socket where Node keeps it, else a stand-in with
     // its addresses (lib/native-socket.js).
-    websocket._socket = fdOf(socket) !== -1 ? new NativeSocket(websocket, socket) : socket;
-    if (fdOf(socket) !== -1) {
+    const takenOver = fdOf(socket) !== -1;
+    websocket._socket = takenOver ? new NativeSocket(websocket, socket) : socket;
+    if (takenOver) {
       websocket._attachNative((slot) =>
         takeOver(socket, head, (fd, preread) => binding.clientAdopt(fd, slot, preread, native, deflate))
       );

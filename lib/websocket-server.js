@@ -407,11 +407,13 @@ class WebSocketServer extends EventEmitter {
 
     // ws._socket: the Node socket where Node keeps it, else a stand-in with
     // its addresses (lib/native-socket.js).
-    ws._socket = socket instanceof NativeUpgradeSocket || fdOf(socket) !== -1 ? new NativeSocket(ws, socket) : socket;
-    if (socket instanceof NativeUpgradeSocket) {
+    const readByRust = socket instanceof NativeUpgradeSocket;
+    const takenOver = !readByRust && fdOf(socket) !== -1;
+    ws._socket = readByRust || takenOver ? new NativeSocket(ws, socket) : socket;
+    if (readByRust) {
       socket.write(response);
       ws._attachNative((slot) => socket._accept(slot, deflate));
-    } else if (fdOf(socket) !== -1) {
+    } else if (takenOver) {
       // A plain TCP socket: Rust takes it over.
       ws._attachNative((slot) =>
         takeOver(socket, head, (fd, preread) =>
