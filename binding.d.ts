@@ -104,9 +104,13 @@ export declare function createServer(id: number, serverId: number, conn: Connect
  */
 export interface DeflateOptions {
   peerTakeover: boolean
+  peerWindowBits: number
   ownTakeover: boolean
   ownWindowBits: number
+  /** zlib's `level`, `memLevel` and `strategy` (ws's `zlibDeflateOptions`). */
   level: number
+  memLevel: number
+  strategy: number
   threshold: number
 }
 

@@ -103,7 +103,15 @@ for (const mode of ['port', 'server', 'tls']) {
     const r = {};
     for (const [name, Impl] of Object.entries(impls)) {
       r[name] = [];
-      for (const options of [true, { serverNoContextTakeover: true, clientNoContextTakeover: true }, { threshold: 0 }]) {
+      for (const options of [
+        true,
+        { serverNoContextTakeover: true, clientNoContextTakeover: true },
+        { threshold: 0 },
+        // ws's README example, and zlib's other knobs with a small window.
+        { zlibDeflateOptions: { chunkSize: 1024, memLevel: 7, level: 3 }, zlibInflateOptions: { chunkSize: 10 * 1024 } },
+        { serverMaxWindowBits: 9, zlibDeflateOptions: { level: 9, memLevel: 1, strategy: zlib.constants.Z_FILTERED } },
+        { serverNoContextTakeover: true, zlibDeflateOptions: { strategy: zlib.constants.Z_HUFFMAN_ONLY } }
+      ]) {
         const s = await echoServer(Impl, mode, options);
         const c = new impls.ws.WebSocket(s.url, { rejectUnauthorized: false });
         await once(c, 'open');
@@ -126,6 +134,28 @@ for (const mode of ['port', 'server', 'tls']) {
     t.true(r.wsrs.every(([, got]) => got[got.length - 1] === true));
   });
 }
+
+test('zlib options out of range: Node\'s RangeError when the server or client is made', (t) => {
+  // ws meets them only when it first compresses; we check them up front,
+  // with Node's own zlib, so the error and its code are Node's.
+  const bad = [{ memLevel: 10 }, { level: 12 }, { strategy: 9 }, { windowBits: 20 }];
+  for (const zlibDeflateOptions of bad) {
+    const nodes = t.throws(() => zlib.createDeflateRaw(zlibDeflateOptions));
+    const server = t.throws(
+      () => new impls.wsrs.WebSocketServer({ noServer: true, perMessageDeflate: { zlibDeflateOptions } }),
+      { instanceOf: RangeError }
+    );
+    t.is(server.message, nodes.message);
+    t.is(server.code, 'ERR_OUT_OF_RANGE');
+    const client = t.throws(() => new impls.wsrs.WebSocket('ws://127.0.0.1:1', { perMessageDeflate: { zlibDeflateOptions } }), {
+      instanceOf: RangeError
+    });
+    t.is(client.message, nodes.message);
+  }
+  t.throws(() => new impls.wsrs.WebSocketServer({ noServer: true, perMessageDeflate: { zlibInflateOptions: { chunkSize: 1 } } }), {
+    instanceOf: RangeError
+  });
+});
 
 test('send(data, { compress: false }) and messages under threshold go out uncompressed', async (t) => {
   const { wss, url } = await listen(impls.wsrs, { perMessageDeflate: { threshold: 1024 } });

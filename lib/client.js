@@ -110,6 +110,7 @@ function initAsClient(websocket, address, protocols, options) {
   // permessage-deflate is offered by default, as ws does.
   let perMessageDeflate;
   if (opts.perMessageDeflate) {
+    PerMessageDeflate.validateZlibOptions(opts.perMessageDeflate);
     perMessageDeflate = new PerMessageDeflate(
       opts.perMessageDeflate !== true ? opts.perMessageDeflate : {},
       false,

@@ -5,6 +5,8 @@
 // (inflating and deflating) is Rust's (src/deflate.rs), given the result as
 // `nativeParams()`.
 
+const zlib = require('zlib');
+
 const NAME = 'permessage-deflate';
 
 class PerMessageDeflate {
@@ -140,16 +142,36 @@ class PerMessageDeflate {
     const p = this.params;
     const own = this._isServer ? 'server' : 'client';
     const peer = this._isServer ? 'client' : 'server';
-    const zlib = this._options.zlibDeflateOptions || {};
-    const level = typeof zlib.level === 'number' && zlib.level >= 0 ? zlib.level : 6;
+    const zlibOptions = this._options.zlibDeflateOptions || {};
+    const pick = (value, fallback) => (typeof value === 'number' && value >= 0 ? value : fallback);
+    const bits = (value) => (typeof value === 'number' ? value : 15);
     return {
       peerTakeover: !p[`${peer}_no_context_takeover`],
+      peerWindowBits: bits(p[`${peer}_max_window_bits`]),
       ownTakeover: !p[`${own}_no_context_takeover`],
-      ownWindowBits: typeof p[`${own}_max_window_bits`] === 'number' ? p[`${own}_max_window_bits`] : 15,
-      level,
+      ownWindowBits: bits(p[`${own}_max_window_bits`]),
+      // zlib's defaults, as ws's zlib.createDeflateRaw has them (its
+      // Z_DEFAULT_COMPRESSION, -1, is level 6).
+      level: pick(zlibOptions.level, 6),
+      memLevel: pick(zlibOptions.memLevel, zlib.constants.Z_DEFAULT_MEMLEVEL),
+      strategy: pick(zlibOptions.strategy, zlib.constants.Z_DEFAULT_STRATEGY),
       threshold: this._threshold >>> 0
     };
   }
 }
+
+/**
+ * Node's own checks of `zlibDeflateOptions` / `zlibInflateOptions` (its
+ * RangeError and TypeError, ERR_OUT_OF_RANGE and ERR_INVALID_ARG_TYPE), run
+ * once when the server or client is made. ws meets them only when it first
+ * compresses, inside a send.
+ */
+function validateZlibOptions(options) {
+  if (!options || typeof options !== 'object') return;
+  if (options.zlibDeflateOptions) zlib.createDeflateRaw(options.zlibDeflateOptions).close();
+  if (options.zlibInflateOptions) zlib.createInflateRaw(options.zlibInflateOptions).close();
+}
+
+PerMessageDeflate.validateZlibOptions = validateZlibOptions;
 
 module.exports = PerMessageDeflate;

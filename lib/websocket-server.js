@@ -65,6 +65,7 @@ class WebSocketServer extends EventEmitter {
       throw new TypeError('The "backpressure" option must be "close" or "drop"');
     }
     if (options.perMessageDeflate === true) options.perMessageDeflate = {};
+    PerMessageDeflate.validateZlibOptions(options.perMessageDeflate);
     if (options.clientTracking) {
       this.clients = new Set();
       this._shouldEmitClose = false;

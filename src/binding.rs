@@ -127,9 +127,13 @@ pub struct FlushResult {
 #[napi(object)]
 pub struct DeflateOptions {
   pub peer_takeover: bool,
+  pub peer_window_bits: u32,
   pub own_takeover: bool,
   pub own_window_bits: u32,
+  /// zlib's `level`, `memLevel` and `strategy` (ws's `zlibDeflateOptions`).
   pub level: u32,
+  pub mem_level: u32,
+  pub strategy: u32,
   pub threshold: u32,
 }
 
@@ -137,9 +141,9 @@ impl DeflateOptions {
   fn native(&self) -> crate::connection::Deflate {
     crate::connection::Deflate {
       peer_takeover: self.peer_takeover,
+      peer_window_bits: self.peer_window_bits.clamp(9, 15) as u8,
       own_takeover: self.own_takeover,
-      own_window_bits: self.own_window_bits.clamp(8, 15) as u8,
-      level: self.level.min(9),
+      settings: crate::deflate::Settings::new(self.level, self.own_window_bits, self.mem_level, self.strategy),
       threshold: self.threshold,
     }
   }

@@ -3,25 +3,93 @@
 //! (§7.2.1) and put back before inflating (§7.2.2). Pure: no sockets, no
 //! negotiation (that is ws's policy, in JS), unit-tested here.
 //!
+//! The codec is zlib-rs, flate2's pure-Rust backend, used through its own
+//! safe API because flate2 does not expose zlib's `memLevel` and `strategy`
+//! (ws's `zlibDeflateOptions`), which set how much memory a compressor
+//! keeps. BENCHMARKS.md compares it with C zlib and libdeflate.
+//!
 //! Memory is bounded and allocated late: an `Inflater` or `Deflater` holds
 //! no zlib state until the first message that needs it; one whose context
 //! is not taken over holds none at all, and borrows its thread's shared
 //! state for each message (reset after it), as uWebSockets.js shares one
-//! compressor; and inflating stops as soon as the output passes `max` (a
+//! compressor; a kept context's size follows the negotiated window bits and
+//! `memLevel`; and inflating stops as soon as the output passes `max` (a
 //! small frame that inflates to gigabytes is refused after `max` bytes, not
 //! after it has been inflated).
+//!
+//! The same message sent to many peers that keep no context (ws's
+//! `clients.forEach(c => c.send(data))`) is compressed once: the thread
+//! remembers its last such message and its compressed bytes.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use zlib_rs::{DeflateConfig, DeflateFlush, Inflate, InflateError as ZError, InflateFlush, Method, Status, Strategy};
+
+/// How a compressor is set up: ws's `zlibDeflateOptions` (`level`,
+/// `memLevel`, `strategy`) and the negotiated window for our side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+  pub level: u8,
+  /// 9 to 15 (zlib's raw DEFLATE has no 8-bit window).
+  pub window_bits: u8,
+  pub mem_level: u8,
+  /// zlib's numbering: 0 default, 1 filtered, 2 Huffman only, 3 RLE, 4 fixed.
+  pub strategy: u8,
+}
+
+impl Settings {
+  /// Out-of-range values are brought into zlib's ranges (ws validates
+  /// them in JS before they get here).
+  pub fn new(level: u32, window_bits: u32, mem_level: u32, strategy: u32) -> Settings {
+    Settings {
+      level: level.min(9) as u8,
+      window_bits: window_bits.clamp(9, 15) as u8,
+      mem_level: mem_level.clamp(1, 9) as u8,
+      strategy: strategy.min(4) as u8,
+    }
+  }
+
+  fn compressor(self) -> zlib_rs::Deflate {
+    zlib_rs::Deflate::new_with_config(DeflateConfig {
+      level: i32::from(self.level),
+      method: Method::Deflated,
+      // Negative: raw DEFLATE, no zlib header.
+      window_bits: -i32::from(self.window_bits),
+      mem_level: i32::from(self.mem_level),
+      strategy: Strategy::try_from(i32::from(self.strategy)).unwrap_or_default(),
+    })
+  }
+}
+
+impl Default for Settings {
+  /// zlib's and ws's defaults: level 6 (Z_DEFAULT_COMPRESSION), a 15-bit
+  /// window, memLevel 8, the default strategy.
+  fn default() -> Settings {
+    Settings::new(6, 15, 8, 0)
+  }
+}
+
+/// The thread's last message compressed with no context: its settings,
+/// the message, and what it compressed to.
+struct LastCompressed {
+  settings: Settings,
+  input: Vec<u8>,
+  output: Vec<u8>,
+}
+
+/// Messages up to this size are remembered (so a repeat to the next peer
+/// is a comparison, not a compression); larger ones are not copied.
+const REMEMBER_MAX: usize = 256 * 1024;
 
 thread_local! {
   /// The thread's inflater for messages with no context (one is enough: a
   /// 15-bit window inflates every stream).
-  static SHARED_INFLATE: RefCell<Option<Decompress>> = const { RefCell::new(None) };
-  /// The thread's compressors for messages with no context, by (level,
-  /// window bits): at most 70 settings, in practice one.
-  static SHARED_DEFLATE: RefCell<Vec<((u32, u8), Compress)>> = const { RefCell::new(Vec::new()) };
+  static SHARED_INFLATE: RefCell<Option<Inflate>> = const { RefCell::new(None) };
+  /// The thread's compressors for messages with no context, by settings:
+  /// in practice one.
+  static SHARED_DEFLATE: RefCell<Vec<(Settings, zlib_rs::Deflate)>> = const { RefCell::new(Vec::new()) };
+  static LAST: RefCell<Option<LastCompressed>> = const { RefCell::new(None) };
 }
 
 /// The tail a sync flush ends with (RFC 7692 §7.2.1).
@@ -42,25 +110,29 @@ pub enum InflateError {
 
 /// A peer's compressed messages, inflated.
 pub struct Inflater {
-  z: Option<Decompress>,
-  /// The peer keeps its compression context between messages: so must we.
-  takeover: bool,
+  z: Option<Box<Inflate>>,
+  /// The peer keeps its compression context between messages: so must we,
+  /// with a window of this many bits (what the peer may use); 0: it keeps
+  /// none.
+  takeover_bits: u8,
 }
 
 impl Inflater {
   /// `takeover`: the peer may refer to earlier messages (no
-  /// `*_no_context_takeover` for its side was negotiated).
-  pub fn new(takeover: bool) -> Inflater {
-    Inflater { z: None, takeover }
+  /// `*_no_context_takeover` for its side was negotiated), within a window
+  /// of `window_bits` (its negotiated `*_max_window_bits`, else 15).
+  pub fn new(takeover: bool, window_bits: u8) -> Inflater {
+    // 9 at least: zlib compresses "8 bits" with a 9-bit window.
+    Inflater { z: None, takeover_bits: if takeover { window_bits.clamp(9, 15) } else { 0 } }
   }
 
   /// Inflates one message's payload (its frames' data, joined) onto `out`.
   /// `max` = 0: no limit.
   pub fn inflate(&mut self, data: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), InflateError> {
     let start = out.len();
-    let r = if self.takeover {
-      // A window of 15 bits inflates what any smaller window compressed.
-      let z = self.z.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+    let r = if self.takeover_bits > 0 {
+      let bits = self.takeover_bits;
+      let z = self.z.get_or_insert_with(|| Box::new(Inflate::new(false, bits)));
       let r = inflate_message(z, data, max, start, out);
       if r.is_err() {
         self.z = None;
@@ -69,7 +141,8 @@ impl Inflater {
     } else {
       SHARED_INFLATE.with(|cell| {
         let mut shared = cell.borrow_mut();
-        let z = shared.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+        // A window of 15 bits inflates what any smaller window compressed.
+        let z = shared.get_or_insert_with(|| Inflate::new(false, 15));
         let r = inflate_message(z, data, max, start, out);
         z.reset(false);
         r
@@ -89,7 +162,7 @@ impl Inflater {
 }
 
 fn inflate_message(
-  z: &mut Decompress,
+  z: &mut Inflate,
   data: &[u8],
   max: usize,
   start: usize,
@@ -99,7 +172,7 @@ fn inflate_message(
 }
 
 fn inflate_all(
-  z: &mut Decompress,
+  z: &mut Inflate,
   mut input: &[u8],
   max: usize,
   start: usize,
@@ -112,10 +185,12 @@ fn inflate_all(
     }
     let (before_in, before_out) = (z.total_in(), z.total_out());
     let status = z
-      .decompress_vec(input, out, FlushDecompress::Sync)
-      .map_err(|e| InflateError::Corrupt(zlib_message(e.message())))?;
+      .decompress_uninit(input, out.spare_capacity_mut(), InflateFlush::SyncFlush)
+      .map_err(|e| InflateError::Corrupt(zlib_message(e, z.error_message())))?;
     let used = (z.total_in() - before_in) as usize;
     let produced = (z.total_out() - before_out) as usize;
+    // SAFETY: zlib wrote `produced` bytes at the start of the spare capacity.
+    unsafe { out.set_len(out.len() + produced) };
     input = &input[used..];
     if max > 0 && out.len() - start > max {
       out.truncate(start);
@@ -135,8 +210,8 @@ fn inflate_all(
 }
 
 /// zlib's message for an error, as ws reports it (zlib-rs uses zlib's texts).
-fn zlib_message(m: Option<&str>) -> &'static str {
-  const KNOWN: [&str; 8] = [
+fn zlib_message(e: ZError, m: Option<&str>) -> &'static str {
+  const KNOWN: [&str; 9] = [
     "invalid stored block lengths",
     "invalid block type",
     "invalid distance too far back",
@@ -145,73 +220,111 @@ fn zlib_message(m: Option<&str>) -> &'static str {
     "invalid code lengths set",
     "too many length or distance symbols",
     "invalid distances set",
+    "invalid bit length repeat",
   ];
-  m.and_then(|m| KNOWN.iter().find(|k| **k == m).copied()).unwrap_or("invalid stream")
+  match m.and_then(|m| KNOWN.iter().find(|k| **k == m)) {
+    Some(k) => k,
+    None if matches!(e, ZError::NeedDict { .. }) => "need dictionary",
+    None => "invalid stream",
+  }
 }
 
 /// Our compressed messages.
 pub struct Deflater {
-  z: Option<Compress>,
-  level: u32,
-  window_bits: u8,
+  z: Option<Box<zlib_rs::Deflate>>,
+  settings: Settings,
   /// We keep our context between messages (no `*_no_context_takeover` for
   /// our side was negotiated).
   takeover: bool,
 }
 
 impl Deflater {
-  /// `window_bits`: the negotiated maximum for our side, 9 to 15 (zlib's raw
-  /// DEFLATE has no 8-bit window).
-  pub fn new(level: u32, window_bits: u8, takeover: bool) -> Deflater {
-    Deflater { z: None, level: level.min(9), window_bits: window_bits.clamp(9, 15), takeover }
+  pub fn new(settings: Settings, takeover: bool) -> Deflater {
+    Deflater { z: None, settings, takeover }
   }
 
   /// Compresses one message onto `out` (without the sync flush's tail).
   pub fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) {
-    let (level, bits) = (self.level, self.window_bits);
-    let new = || Compress::new_with_window_bits(Compression::new(level), false, bits);
     if self.takeover {
-      deflate_into(self.z.get_or_insert_with(new), data, out);
-      return;
+      let settings = self.settings;
+      deflate_into(self.z.get_or_insert_with(|| Box::new(settings.compressor())), data, out);
+    } else {
+      deflate_shared(self.settings, data, out);
     }
-    SHARED_DEFLATE.with(|cell| {
-      let mut shared = cell.borrow_mut();
-      let i = match shared.iter().position(|(k, _)| *k == (level, bits)) {
-        Some(i) => i,
-        None => {
-          shared.push(((level, bits), new()));
-          shared.len() - 1
-        }
-      };
-      let z = &mut shared[i].1;
-      deflate_into(z, data, out);
-      z.reset();
-    });
   }
 
   pub fn holds_state(&self) -> bool {
     self.z.is_some()
   }
 
-  /// (level, window bits) when it keeps no context between messages: then
-  /// any compressor with these settings makes the same bytes for a message,
+  /// Its settings when it keeps no context between messages: then any
+  /// compressor with these settings makes the same bytes for a message,
   /// so one compressed frame serves every such recipient.
-  pub fn shareable(&self) -> Option<(u32, u8)> {
-    (!self.takeover).then_some((self.level, self.window_bits))
+  pub fn shareable(&self) -> Option<Settings> {
+    (!self.takeover).then_some(self.settings)
+  }
+}
+
+/// One message with no context, on the thread's compressor for `settings`;
+/// the thread's last message with the same settings and bytes is not
+/// compressed again.
+pub fn deflate_shared(settings: Settings, data: &[u8], out: &mut Vec<u8>) {
+  let remembered = LAST.with(|last| match &*last.borrow() {
+    Some(l) if l.settings == settings && l.input == data => {
+      out.extend_from_slice(&l.output);
+      true
+    }
+    _ => false,
+  });
+  if remembered {
+    return;
+  }
+  let start = out.len();
+  SHARED_DEFLATE.with(|cell| {
+    let mut shared = cell.borrow_mut();
+    let i = match shared.iter().position(|(k, _)| *k == settings) {
+      Some(i) => i,
+      None => {
+        shared.push((settings, settings.compressor()));
+        shared.len() - 1
+      }
+    };
+    let z = &mut shared[i].1;
+    deflate_into(z, data, out);
+    z.reset();
+  });
+  if data.len() <= REMEMBER_MAX {
+    LAST.with(|last| {
+      let mut last = last.borrow_mut();
+      let l = last.get_or_insert_with(|| LastCompressed { settings, input: Vec::new(), output: Vec::new() });
+      l.settings = settings;
+      l.input.clear();
+      l.input.extend_from_slice(data);
+      l.output.clear();
+      l.output.extend_from_slice(&out[start..]);
+      // Do not keep a large message's room once smaller ones follow.
+      l.input.shrink_to(REMEMBER_MAX.min(l.input.len() * 2));
+      l.output.shrink_to(REMEMBER_MAX.min(l.output.len() * 2));
+    });
   }
 }
 
 /// One message through `z` with a sync flush, the tail taken off.
-fn deflate_into(z: &mut Compress, mut input: &[u8], out: &mut Vec<u8>) {
+fn deflate_into(z: &mut zlib_rs::Deflate, mut input: &[u8], out: &mut Vec<u8>) {
   let start = out.len();
   loop {
     out.reserve(input.len() / 2 + 64);
-    let before_in = z.total_in();
+    let (before_in, before_out) = (z.total_in(), z.total_out());
+    let spare: &mut [MaybeUninit<u8>] = out.spare_capacity_mut();
+    let room = spare.len();
     // Cannot fail: a compressor with output room only reports progress.
-    let _ = z.compress_vec(input, out, FlushCompress::Sync);
+    let _ = z.compress_uninit(input, spare, DeflateFlush::SyncFlush);
+    let produced = (z.total_out() - before_out) as usize;
+    // SAFETY: zlib wrote `produced` bytes at the start of the spare capacity.
+    unsafe { out.set_len(out.len() + produced) };
     input = &input[(z.total_in() - before_in) as usize..];
     // Done when everything is in and the flush did not run out of room.
-    if input.is_empty() && out.len() < out.capacity() {
+    if input.is_empty() && produced < room {
       break;
     }
   }
@@ -230,8 +343,8 @@ mod tests {
   use super::*;
 
   fn round_trip(msgs: &[&[u8]], takeover: bool) {
-    let mut d = Deflater::new(6, 15, takeover);
-    let mut i = Inflater::new(takeover);
+    let mut d = Deflater::new(Settings::default(), takeover);
+    let mut i = Inflater::new(takeover, 15);
     for m in msgs {
       let mut z = Vec::new();
       d.deflate(m, &mut z);
@@ -262,7 +375,7 @@ mod tests {
   #[test]
   fn context_takeover_makes_a_repeat_smaller() {
     let msg = b"the same JSON payload, sent twice in a row to the same peer".repeat(4);
-    let mut d = Deflater::new(6, 15, true);
+    let mut d = Deflater::new(Settings::default(), true);
     let (mut a, mut b) = (Vec::new(), Vec::new());
     d.deflate(&msg, &mut a);
     d.deflate(&msg, &mut b);
@@ -273,11 +386,11 @@ mod tests {
   #[test]
   fn the_rfc_example_inflates() {
     let mut out = Vec::new();
-    Inflater::new(false).inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 0, &mut out).unwrap();
+    Inflater::new(false, 15).inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 0, &mut out).unwrap();
     assert_eq!(out, b"Hello");
     // §7.2.3.3: an uncompressed (stored) block.
     let mut out = Vec::new();
-    Inflater::new(false)
+    Inflater::new(false, 15)
       .inflate(&[0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00], 0, &mut out)
       .unwrap();
     assert_eq!(out, b"Hello");
@@ -287,10 +400,10 @@ mod tests {
   fn a_bomb_stops_at_max_with_bounded_memory() {
     let zeros = vec![0u8; 64 << 20];
     let mut z = Vec::new();
-    Deflater::new(9, 15, false).deflate(&zeros, &mut z);
+    Deflater::new(Settings::new(9, 15, 8, 0), false).deflate(&zeros, &mut z);
     assert!(z.len() < 128 * 1024, "64 MiB of zeros compress to {} bytes", z.len());
     let mut out = Vec::new();
-    let mut inf = Inflater::new(true);
+    let mut inf = Inflater::new(true, 15);
     assert_eq!(inf.inflate(&z, 1 << 20, &mut out), Err(InflateError::TooLarge));
     assert!(out.capacity() <= (1 << 20) + 2 * STEP, "inflating stopped near max: {}", out.capacity());
     assert!(out.is_empty() && !inf.holds_state(), "nothing kept after the refusal");
@@ -301,12 +414,12 @@ mod tests {
     let mut out = Vec::new();
     // BTYPE 11 is reserved.
     assert_eq!(
-      Inflater::new(false).inflate(&[0xff, 0xff, 0xff], 0, &mut out),
+      Inflater::new(false, 15).inflate(&[0xff, 0xff, 0xff], 0, &mut out),
       Err(InflateError::Corrupt("invalid block type"))
     );
     // A stored block whose length check fails.
     assert_eq!(
-      Inflater::new(false).inflate(&[0x00, 0x05, 0x00, 0x00, 0x00], 0, &mut out),
+      Inflater::new(false, 15).inflate(&[0x00, 0x05, 0x00, 0x00, 0x00], 0, &mut out),
       Err(InflateError::Corrupt("invalid stored block lengths"))
     );
   }
@@ -315,9 +428,100 @@ mod tests {
   fn windows_below_nine_bits_are_raised_to_nine() {
     let msg = b"abc".repeat(1000);
     let mut z = Vec::new();
-    Deflater::new(6, 8, false).deflate(&msg, &mut z);
+    Deflater::new(Settings::new(6, 8, 8, 0), false).deflate(&msg, &mut z);
     let mut out = Vec::new();
-    Inflater::new(false).inflate(&z, 0, &mut out).unwrap();
+    Inflater::new(false, 15).inflate(&z, 0, &mut out).unwrap();
+    assert_eq!(out, msg);
+  }
+
+  /// Bytes this thread has allocated and not freed (a counting allocator
+  /// for the memory tests below; other threads do not disturb it).
+  mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+    thread_local! {
+      static LIVE: Cell<isize> = const { Cell::new(0) };
+    }
+    // SAFETY: every call is forwarded to the system allocator unchanged;
+    // the counter is a thread-local Cell with no destructor.
+    unsafe impl GlobalAlloc for Counting {
+      unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let _ = LIVE.try_with(|c| c.set(c.get() + l.size() as isize));
+        // SAFETY: the caller's layout, as given.
+        unsafe { System.alloc(l) }
+      }
+      unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        let _ = LIVE.try_with(|c| c.set(c.get() - l.size() as isize));
+        // SAFETY: `p` came from `alloc` with this layout.
+        unsafe { System.dealloc(p, l) }
+      }
+    }
+    #[global_allocator]
+    static A: Counting = Counting;
+
+    pub fn live() -> isize {
+      LIVE.with(|c| c.get())
+    }
+  }
+
+  /// What a kept compressor holds after one message, in bytes.
+  fn kept_size(settings: Settings) -> isize {
+    let before = counting::live();
+    let mut d = Deflater::new(settings, true);
+    let mut z = Vec::new();
+    d.deflate(b"a message to compress, so that the state is allocated", &mut z);
+    drop(z);
+    let held = counting::live() - before;
+    assert!(d.holds_state());
+    held
+  }
+
+  #[test]
+  fn a_kept_context_costs_what_its_window_and_mem_level_say() {
+    let full = kept_size(Settings::new(6, 15, 8, 0));
+    let small = kept_size(Settings::new(6, 10, 4, 0));
+    let tiny = kept_size(Settings::new(6, 9, 1, 0));
+    // zlib's formula is (1 << (windowBits + 2)) + (1 << (memLevel + 9));
+    // zlib-rs adds a hash table of a fixed 128 KiB (measured: 380 KB at
+    // 15/8, 146 KB at 10/4, 137 KB at 9/1).
+    assert!(full > 250_000 && full < 450_000, "15 bits, memLevel 8: {full} bytes");
+    assert!(small + 150_000 < full, "10 bits, memLevel 4: {small} bytes (15/8: {full})");
+    assert!(tiny <= small, "9 bits, memLevel 1: {tiny} bytes");
+    // An inflater holds 47 KB whatever the window (zlib-rs sizes it for 15
+    // bits): a kept inflating context costs that, once per connection.
+    let before = counting::live();
+    let mut i = Inflater::new(true, 9);
+    let mut out = Vec::new();
+    i.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 0, &mut out).unwrap();
+    drop(out);
+    let inflating = counting::live() - before;
+    assert!(inflating < 64 * 1024, "a kept inflater: {inflating} bytes");
+  }
+
+  #[test]
+  fn a_message_repeated_with_no_context_is_compressed_once() {
+    let msg = br#"{"type":"chat","room":"lobby","text":"the same message to every member"}"#.repeat(20);
+    let s = Settings::default();
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    deflate_shared(s, &msg, &mut a);
+    let remembered = LAST.with(|l| l.borrow().as_ref().map(|l| l.output.clone()));
+    assert_eq!(remembered.as_deref(), Some(&a[..]));
+    deflate_shared(s, &msg, &mut b);
+    assert_eq!(a, b);
+    // Same length, one byte different: compressed anew, and right.
+    let mut other = msg.clone();
+    other[7] ^= 1;
+    deflate_shared(s, &other, &mut c);
+    let mut out = Vec::new();
+    Inflater::new(false, 15).inflate(&c, 0, &mut out).unwrap();
+    assert_eq!(out, other);
+    // Other settings: not the remembered bytes.
+    let mut d = Vec::new();
+    deflate_shared(Settings::new(1, 15, 8, 0), &msg, &mut d);
+    let mut out = Vec::new();
+    Inflater::new(false, 15).inflate(&d, 0, &mut out).unwrap();
     assert_eq!(out, msg);
   }
 
@@ -326,9 +530,9 @@ mod tests {
 
     #[test]
     fn any_messages_round_trip(msgs in proptest::collection::vec(proptest::collection::vec(0u8..8, 0..5000), 0..8),
-                               level in 0u32..10, bits in 8u8..16, takeover: bool) {
-      let mut d = Deflater::new(level, bits, takeover);
-      let mut i = Inflater::new(takeover);
+                               level in 0u32..10, bits in 8u8..16, mem in 1u32..10, strategy in 0u32..5, takeover: bool) {
+      let mut d = Deflater::new(Settings::new(level, bits as u32, mem, strategy), takeover);
+      let mut i = Inflater::new(takeover, bits);
       for m in &msgs {
         let mut z = Vec::new();
         d.deflate(m, &mut z);
@@ -341,7 +545,7 @@ mod tests {
     #[test]
     fn any_bytes_inflate_or_fail_within_max(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
       let mut out = Vec::new();
-      let r = Inflater::new(true).inflate(&data, 4096, &mut out);
+      let r = Inflater::new(true, 15).inflate(&data, 4096, &mut out);
       proptest::prop_assert!(out.len() <= 4096 && (r.is_ok() || out.is_empty()));
     }
   }

@@ -163,9 +163,10 @@ impl Receiver {
   }
 
   /// A parser for a connection that negotiated permessage-deflate;
-  /// `takeover`: the peer keeps its compression context between messages.
-  pub fn with_deflate(takeover: bool) -> Self {
-    Receiver { inflater: Some(Box::new(Inflater::new(takeover))), ..Self::default() }
+  /// `takeover`: the peer keeps its compression context between messages,
+  /// within a window of `window_bits`.
+  pub fn with_deflate(takeover: bool, window_bits: u8) -> Self {
+    Receiver { inflater: Some(Box::new(Inflater::new(takeover, window_bits))), ..Self::default() }
   }
 
   /// Parses as many whole frames from `input` as there are. The payloads of
@@ -659,12 +660,12 @@ mod tests {
 
   fn deflated(data: &[u8]) -> Vec<u8> {
     let mut z = Vec::new();
-    crate::deflate::Deflater::new(6, 15, false).deflate(data, &mut z);
+    crate::deflate::Deflater::new(crate::deflate::Settings::default(), false).deflate(data, &mut z);
     z
   }
 
   fn run_deflate(input: &[u8], limits: &Limits) -> (Rec, Progress) {
-    let mut r = Receiver::with_deflate(false);
+    let mut r = Receiver::with_deflate(false, 15);
     let mut rec = Rec::default();
     let p = r.feed(&mut input.to_vec(), limits, &mut rec);
     (rec, p)

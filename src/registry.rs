@@ -45,7 +45,7 @@ impl Registry {
     let reader = match &deflate {
       Some(d) => {
         conn.set_deflate(d);
-        Reader::with_deflate(d.peer_takeover)
+        Reader::with_deflate(d)
       }
       None => Reader::default(),
     };

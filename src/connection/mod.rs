@@ -58,29 +58,30 @@ pub struct ConnOptions {
 
 /// What permessage-deflate negotiated for one connection (RFC 7692 §7.1),
 /// from our side: whether the peer keeps its compression context (so must
-/// our inflater), whether we keep ours, our window, zlib's level, and ws's
+/// our inflater, and within which window), whether we keep ours, how we
+/// compress (zlib's settings with our negotiated window), and ws's
 /// `threshold`.
 #[derive(Debug, Clone, Copy)]
 pub struct Deflate {
   pub peer_takeover: bool,
+  pub peer_window_bits: u8,
   pub own_takeover: bool,
-  pub own_window_bits: u8,
-  pub level: u32,
+  pub settings: crate::deflate::Settings,
   pub threshold: u32,
 }
 
-/// A fan-out's compressed frames, made once per (level, window) for the
-/// recipients that keep no compression context.
+/// A fan-out's compressed frames, made once per compressor settings for
+/// the recipients that keep no compression context.
 #[derive(Default)]
-pub struct SharedFrames(Vec<((u32, u8), Vec<u8>)>);
+pub struct SharedFrames(Vec<(crate::deflate::Settings, Vec<u8>)>);
 
 impl SharedFrames {
-  fn get(&mut self, settings: (u32, u8), opcode: u8, payload: &[u8]) -> &[u8] {
+  fn get(&mut self, settings: crate::deflate::Settings, opcode: u8, payload: &[u8]) -> &[u8] {
     let i = match self.0.iter().position(|(k, _)| *k == settings) {
       Some(i) => i,
       None => {
         let mut z = Vec::new();
-        crate::deflate::Deflater::new(settings.0, settings.1, false).deflate(payload, &mut z);
+        crate::deflate::deflate_shared(settings, payload, &mut z);
         let mut f = Vec::with_capacity(z.len() + 10);
         frame::write_compressed_frame(&mut f, true, opcode, &z, None);
         self.0.push((settings, f));
@@ -420,7 +421,7 @@ impl Conn {
   /// permessage-deflate was negotiated for it (JS thread, as it opens).
   pub fn set_deflate(&self, d: &Deflate) {
     let mut out = self.lock();
-    out.deflater = Some(Box::new(crate::deflate::Deflater::new(d.level, d.own_window_bits, d.own_takeover)));
+    out.deflater = Some(Box::new(crate::deflate::Deflater::new(d.settings, d.own_takeover)));
     out.threshold = d.threshold;
   }
 

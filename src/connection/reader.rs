@@ -119,8 +119,8 @@ enum ReadEnd {
 
 impl Reader {
   /// A reader for a connection that negotiated permessage-deflate.
-  pub fn with_deflate(peer_takeover: bool) -> Reader {
-    Reader { rx: Receiver::with_deflate(peer_takeover), ..Reader::default() }
+  pub fn with_deflate(d: &super::Deflate) -> Reader {
+    Reader { rx: Receiver::with_deflate(d.peer_takeover, d.peer_window_bits), ..Reader::default() }
   }
 
   /// Starts reading a connection that has a socket of its own (JS thread):
