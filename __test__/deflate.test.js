@@ -167,27 +167,7 @@ test('send(data, { compress: false }) and messages under threshold go out uncomp
   });
   const sock = await rawWebSocket(await portOf(url), { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
   t.regex(sock.head, /Sec-WebSocket-Extensions: permessage-deflate\r\n/);
-  await new Promise((resolve) => {
-    const parse = () => {
-      let b = sock.received;
-      while (b.length >= 2) {
-        let len = b[1] & 0x7f;
-        let off = 2;
-        if (len === 126) {
-          if (b.length < 4) break;
-          len = b.readUInt16BE(2);
-          off = 4;
-        }
-        if (b.length < off + len) break;
-        frames.push({ rsv1: (b[0] & 0x40) !== 0, payload: b.subarray(off, off + len) });
-        b = b.subarray(off + len);
-      }
-      sock.received = b;
-      if (frames.length >= 3) resolve();
-    };
-    sock.on('more', parse);
-    parse();
-  });
+  frames.push(...(await readFrames(sock, 3)));
   t.deepEqual(frames.map((f) => f.rsv1), [false, false, true]);
   const inflated = zlib.inflateRawSync(Buffer.concat([frames[2].payload, Buffer.from([0, 0, 0xff, 0xff])]), {
     finishFlush: zlib.constants.Z_SYNC_FLUSH
@@ -200,6 +180,91 @@ test('send(data, { compress: false }) and messages under threshold go out uncomp
 function portOf(url) {
   return Number(new URL(url).port);
 }
+
+/** The next `n` frames a raw socket receives (unmasked, as a server sends). */
+function readFrames(sock, n) {
+  const frames = [];
+  return new Promise((resolve) => {
+    const parse = () => {
+      let b = sock.received;
+      while (b.length >= 2 && frames.length < n) {
+        let len = b[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (b.length < 4) break;
+          len = b.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (b.length < 10) break;
+          len = Number(b.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (b.length < off + len) break;
+        frames.push({ fin: (b[0] & 0x80) !== 0, rsv1: (b[0] & 0x40) !== 0, opcode: b[0] & 0x0f, payload: b.subarray(off, off + len) });
+        b = b.subarray(off + len);
+      }
+      sock.received = b;
+      if (frames.length >= n) {
+        sock.off('more', parse);
+        resolve(frames);
+      }
+    };
+    sock.on('more', parse);
+    parse();
+  });
+}
+
+test('fragmented sends are compressed as ws compresses them: RSV1 on the first frame, continuations follow it', async (t) => {
+  const json = JSON.stringify({ rows: Array.from({ length: 400 }, (_, i) => ({ i, text: `row ${i}` })) });
+  const parts = [json.slice(0, 3000), json.slice(3000, 3010), json.slice(3010)];
+  const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
+  const r = {};
+  for (const [name, Impl] of Object.entries(impls)) {
+    r[name] = [];
+    for (const options of [true, { serverNoContextTakeover: true }]) {
+      const { wss, url } = await listen(Impl, { perMessageDeflate: options });
+      wss.on('connection', (ws) => {
+        ws.send(parts[0], { fin: false });
+        // A continuation's own `compress` does not matter: it follows the first frame.
+        ws.send(parts[1], { fin: false, compress: false });
+        ws.send(parts[2], { fin: true });
+        ws.send(json);
+        // A first frame sent uncompressed: so is the whole message.
+        ws.send(parts[0], { fin: false, compress: false });
+        ws.send(parts[2], { fin: true });
+      });
+      const sock = await rawWebSocket(portOf(url), { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+      const frames = await readFrames(sock, 6);
+      const shape = frames.map((f) => [f.opcode, f.fin, f.rsv1]);
+      // The compressed frames, joined with a tail after each message, are one
+      // stream (with context takeover the second message may refer to the first).
+      const stream = Buffer.concat([...frames.slice(0, 3).map((f) => f.payload), TAIL, frames[3].payload, TAIL]);
+      const inflated = zlib.inflateRawSync(stream, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString();
+      const plain = Buffer.concat(frames.slice(4).map((f) => f.payload)).toString();
+      r[name].push([shape, inflated === json + json, plain === parts[0] + parts[2], frames[0].payload.length < 1500]);
+      sock.destroy();
+      await closeServer(wss);
+    }
+  }
+  t.deepEqual(r.wsrs, r.ws);
+  t.deepEqual(r.wsrs[0][0].map(([, , rsv1]) => rsv1), [true, false, false, true, false, false]);
+
+  // The client's fragments, against ws's server (which answers 1002 to a wrong RSV1).
+  for (const [name, Impl] of Object.entries(impls)) {
+    const { wss, url } = await listen(impls.ws, { perMessageDeflate: true });
+    const received = new Promise((resolve) => wss.on('connection', (ws) => ws.on('message', (data) => resolve(data.toString()))));
+    const c = new Impl.WebSocket(url);
+    await once(c, 'open');
+    c.send(parts[0], { fin: false });
+    c.send(parts[1], { fin: false });
+    c.send(parts[2]);
+    t.is(await received, json, name);
+    t.true(c._socket.bytesWritten < json.length / 2, `${name}: ${c._socket.bytesWritten} bytes written`);
+    c.close();
+    await once(c, 'close');
+    await closeServer(wss);
+  }
+});
 
 test('bad Sec-WebSocket-Extensions offers get ws\'s 400', async (t) => {
   const offers = [

@@ -38,7 +38,7 @@ let nextPort = 20000 + Math.floor(Math.random() * 10000);
 
 function startServer(impl, mode, cpus = '0') {
   const port = nextPort++;
-  const nodeArgs = mode === 'idle' ? ['--expose-gc'] : [];
+  const nodeArgs = /^(idle|active)/.test(mode) ? ['--expose-gc'] : [];
   const [cmd, args] = pinned(cpus, process.execPath, [...nodeArgs, path.join(__dirname, 'servers', 'server.js'), impl, mode, String(port)]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   return new Promise((resolve, reject) => {
@@ -61,10 +61,11 @@ function stopServer(server) {
   });
 }
 
-function loadgen(args, onLine) {
+function loadgen(args, onLine, deflate = false) {
   const [cmd, a] = pinned(1, LOADGEN, args.map(String));
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = { ...process.env, LOADGEN_DEFLATE: deflate ? '1' : '0' };
+    const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), (SECS + 60) * 1000);
     child.stdout.on('data', (d) => {
@@ -141,26 +142,56 @@ const scenarios = [
       return { value: r.handshakes_per_sec };
     }
   },
-  {
-    name: 'server RSS per idle connection (10 000)',
+  ...[
+    ['broadcast of 1 KiB JSON to 1 000, permessage-deflate (`true`: context takeover)', 'broadcast+z'],
+    ['broadcast of 1 KiB JSON to 1 000, permessage-deflate without context takeover', 'broadcast+zs'],
+    ['native publish of 1 KiB JSON to 1 000, permessage-deflate without context takeover', 'publish+zs', ['uws', 'wsrs']]
+  ].map(([name, mode, impls]) => ({
+    name,
+    unit: 'deliveries/s',
+    mode,
+    impls,
+    async run(server) {
+      const r = await loadgen(['broadcast', server.port, 1000, 4, 1024, SECS], null, true);
+      if (!r.compressed) throw new Error(`${name}: nothing arrived compressed`);
+      return { value: r.deliveries_per_sec };
+    }
+  })),
+  ...[
+    ['server RSS per idle connection (10 000)', 'idle', 'idle', 10000, false],
+    ['server RSS per idle connection, permessage-deflate (10 000)', 'idle+z', 'idle', 10000, true],
+    ['server RSS per active connection, permessage-deflate (`true`, 1 000)', 'active+z', 'active', 1000, true],
+    ['server RSS per active connection, permessage-deflate without context takeover (10 000)', 'active+zs', 'active', 10000, true]
+  ].map(([name, mode, kind, conns, deflate]) => ({
+    name,
     unit: 'KB',
     lowerIsBetter: true,
     reps: 1,
-    mode: 'idle',
+    mode,
     async run(server) {
       await sleep(1500);
       const before = rssKiB(server.child.pid);
       let after = 0;
-      await loadgen(['idle', server.port, 10000, 4], (line) => {
-        if (line.ready === undefined) return false;
-        // Connected: let the server settle (and GC), then measure.
-        sleep(2500).then(() => (after = rssKiB(server.child.pid)));
-        return true;
-      });
-      const kb = ((after - before) * 1024) / 10000 / 1000;
+      let connected;
+      await loadgen(
+        [kind, server.port, conns, 4],
+        (line) => {
+          if (line.ready === undefined) return false;
+          connected = line;
+          // Connected (and, if active, each has had its echo): let the
+          // server settle (and GC), then measure.
+          sleep(2500).then(() => (after = rssKiB(server.child.pid)));
+          return true;
+        },
+        deflate
+      );
+      if (connected.ready !== conns || connected.errors || (deflate && kind === 'active' && !connected.compressed)) {
+        throw new Error(`${name}: ${JSON.stringify(connected)}`);
+      }
+      const kb = ((after - before) * 1024) / conns / 1000;
       return { value: Math.round(kb * 100) / 100, extra: `${before} → ${after} KiB` };
     }
-  }
+  }))
 ];
 
 // wsrs alone: one server against N worker threads sharing the port

@@ -23,7 +23,8 @@
 //!   `mask` (client masking keys).
 //! - `frame`: RFC 6455 frame parsing and writing (pure, unit-tested).
 //! - `deflate`: permessage-deflate's data path (RFC 7692 §7): inflating with
-//!   a bound, deflating with a sync flush (pure; not wired to connections yet).
+//!   a bound, deflating with a sync flush, which codec for which message
+//!   (pure); `zlib`: C zlib's streams behind a safe interface.
 //! - `events`: the event queue: an instance's events batched to its JS thread.
 //! - `pool`: reuse of the buffers large messages are handed over in.
 //! - `registry`: an instance's open connections by slot, server and topic
@@ -43,6 +44,7 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod sys;
+pub mod zlib;
 
 mod binding;
 mod js_buffers;

@@ -4,6 +4,10 @@
 // uWebSockets.js and on wsrs.
 //   node bench/servers/server.js IMPL MODE PORT
 //   IMPL: ws | uws | wsrs     MODE: echo | broadcast | publish | idle
+//   active: as echo, for the memory rows (with --expose-gc, as idle).
+//   MODE+z: with permessage-deflate as `perMessageDeflate: true` sets it
+//   (context takeover; uWS.js: dedicated compressor and decompressor);
+//   MODE+zs: with no context takeover (uWS.js: its shared compressor).
 //   wsrs only: MODE:N (e.g. echo:2) runs N worker threads, each with its own
 //   server on the same port (`reusePort`).
 // Prints "ready" once listening.
@@ -11,11 +15,17 @@
 const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
 
 const [impl, modeArg, portArg] = isMainThread ? process.argv.slice(2) : workerData;
-const [mode, threadsArg] = modeArg.split(':');
+const [modeAndDeflate, threadsArg] = modeArg.split(':');
+const [modeName, deflate] = modeAndDeflate.split('+');
+// active: echo, measured for memory (as idle is).
+const measured = modeName === 'idle' || modeName === 'active';
+const mode = modeName === 'active' ? 'echo' : modeName;
+const compress = !!deflate;
+const perMessageDeflate = deflate === 'zs' ? { serverNoContextTakeover: true, clientNoContextTakeover: true } : !!deflate;
 const threads = Number(threadsArg) || 0;
 const port = Number(portArg);
 
-if (mode === 'idle' && typeof global.gc === 'function') setInterval(global.gc, 500).unref();
+if (measured && typeof global.gc === 'function') setInterval(global.gc, 500).unref();
 
 function ready() {
   if (isMainThread) console.log('ready');
@@ -34,7 +44,11 @@ if (threads > 0 && isMainThread) {
   const sockets = new Set();
   const app = uWS.App();
   app.ws('/*', {
-    compression: uWS.DISABLED,
+    compression: !deflate
+      ? uWS.DISABLED
+      : deflate === 'zs'
+        ? uWS.SHARED_COMPRESSOR | uWS.SHARED_DECOMPRESSOR
+        : uWS.DEDICATED_COMPRESSOR | uWS.DEDICATED_DECOMPRESSOR,
     maxPayloadLength: 100 * 1024 * 1024,
     maxBackpressure: 1024 * 1024 * 1024,
     idleTimeout: 0,
@@ -43,9 +57,9 @@ if (threads > 0 && isMainThread) {
       if (mode === 'publish') ws.subscribe('all');
     },
     message: (ws, message, isBinary) => {
-      if (mode === 'echo') ws.send(message, isBinary);
-      else if (mode === 'broadcast') for (const s of sockets) s.send(message, isBinary);
-      else if (mode === 'publish') app.publish('all', message, isBinary);
+      if (mode === 'echo') ws.send(message, isBinary, compress);
+      else if (mode === 'broadcast') for (const s of sockets) s.send(message, isBinary, compress);
+      else if (mode === 'publish') app.publish('all', message, isBinary, compress);
     },
     close: (ws) => sockets.delete(ws)
   });
@@ -56,7 +70,7 @@ if (threads > 0 && isMainThread) {
 } else {
   const WebSocket = require(impl === 'wsrs' ? '../..' : 'ws');
   const wss = new WebSocket.WebSocketServer(
-    { port, host: '127.0.0.1', maxPayload: 100 * 1024 * 1024, reusePort: !isMainThread },
+    { port, host: '127.0.0.1', maxPayload: 100 * 1024 * 1024, reusePort: !isMainThread, perMessageDeflate },
     ready
   );
   wss.on('connection', (ws) => {

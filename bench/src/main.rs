@@ -6,9 +6,16 @@
 //! loadgen broadcast  PORT CONNS WINDOW SIZE SECONDS
 //! loadgen handshakes PORT COUNT CONCURRENCY
 //! loadgen idle       PORT CONNS SECONDS
+//! loadgen active     PORT CONNS SECONDS
 //! loadgen soak       PORT CONNS RATE SECONDS
 //! ```
 //! Prints one JSON line with the results.
+//!
+//! With `LOADGEN_DEFLATE=1` every connection offers permessage-deflate (as
+//! a browser does) and fails unless the server accepts it; what is sent is
+//! a 1 KiB JSON message, compressed (RSV1), and received frames that are
+//! compressed are counted (`compressed`), not inflated: the server's work is
+//! what is measured.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -20,6 +27,45 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn deflate_on() -> bool {
+  std::env::var_os("LOADGEN_DEFLATE").is_some_and(|v| v != "0")
+}
+
+/// A chat message of exactly 1 KiB of JSON (ws's default `threshold`).
+fn json_1k() -> Vec<u8> {
+  let mut s = String::from("{\"type\":\"message\",\"room\":\"lobby\",\"messages\":[");
+  let mut i = 0;
+  while s.len() < 900 {
+    s.push_str(&format!("{{\"id\":{i},\"user\":\"user{i}\",\"text\":\"hello everyone\"}},"));
+    i += 1;
+  }
+  s.push_str("{\"pad\":\"");
+  while s.len() < 1024 - 4 {
+    s.push('x');
+  }
+  s.push_str("\"}]}");
+  assert_eq!(s.len(), 1024);
+  s.into_bytes()
+}
+
+/// The data frame a scenario sends: `size` bytes, or with deflate on, the
+/// compressed 1 KiB JSON message (text, RSV1), compressed on its own so it
+/// is valid with or without context takeover.
+fn data_frame(size: usize, fill: u8) -> Vec<u8> {
+  if !deflate_on() {
+    return client_frame(2, &vec![fill; size]);
+  }
+  let mut z = flate2::Compress::new(flate2::Compression::new(6), false);
+  let json = json_1k();
+  let mut out = Vec::with_capacity(2048);
+  z.compress_vec(&json, &mut out, flate2::FlushCompress::Sync).unwrap();
+  assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+  out.truncate(out.len() - 4);
+  let mut f = client_frame(1, &out);
+  f[0] |= 0x40;
+  f
+}
 
 fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
   let mut out = Vec::with_capacity(payload.len() + 14);
@@ -40,7 +86,8 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Parses complete server frames from `buf[..]`, returning (frames, consumed).
-/// Each frame is reported as (opcode, payload range).
+/// Each frame is reported as (opcode, payload); compressed ones (RSV1) are
+/// counted in `COMPRESSED`.
 fn parse_frames(buf: &[u8], mut f: impl FnMut(u8, &[u8])) -> usize {
   let mut pos = 0;
   loop {
@@ -58,17 +105,26 @@ fn parse_frames(buf: &[u8], mut f: impl FnMut(u8, &[u8])) -> usize {
     if b.len() < hdr + len {
       return pos;
     }
+    if b[0] & 0x40 != 0 {
+      COMPRESSED.with(|c| c.set(c.get() + 1));
+    }
     f(opcode, &b[hdr..hdr + len]);
     pos += hdr + len;
   }
 }
 
+thread_local! {
+  static COMPRESSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 async fn handshake(port: u16) -> io::Result<TcpStream> {
   let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
   s.set_nodelay(true)?;
+  let deflate = deflate_on();
+  let offer = if deflate { "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" } else { "" };
   let req = format!(
     "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
   );
   s.write_all(req.as_bytes()).await?;
   let mut buf = Vec::with_capacity(256);
@@ -82,6 +138,9 @@ async fn handshake(port: u16) -> io::Result<TcpStream> {
     if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
       if !buf.starts_with(b"HTTP/1.1 101") {
         return Err(io::Error::other(String::from_utf8_lossy(&buf).to_string()));
+      }
+      if deflate && !String::from_utf8_lossy(&buf).to_ascii_lowercase().contains("permessage-deflate") {
+        return Err(io::Error::other("the server did not accept permessage-deflate"));
       }
       if i + 4 != buf.len() {
         return Err(io::Error::other("unexpected bytes after the 101"));
@@ -184,7 +243,7 @@ async fn measure(from: Instant, stats: &RefCell<Stats>, tasks: Vec<tokio::task::
 }
 
 async fn echo(port: u16, conns: usize, inflight: usize, size: usize, secs: f64) -> String {
-  let frame = Rc::new(client_frame(2, &vec![b'x'; size]));
+  let frame = Rc::new(data_frame(size, b'x'));
   let stats = Rc::new(RefCell::new(Stats::default()));
   let warmup = Duration::from_millis(1000);
   let start = Instant::now();
@@ -220,7 +279,7 @@ async fn broadcast(port: u16, conns: usize, window: usize, size: usize, secs: f6
   let warmup = Duration::from_millis(1000);
   let start = Instant::now();
   let deadline = start + warmup + Duration::from_secs_f64(secs);
-  let frame = Rc::new(client_frame(2, &vec![b'b'; size]));
+  let frame = Rc::new(data_frame(size, b'b'));
   let mut tasks = Vec::new();
   for (i, mut s) in streams.into_iter().enumerate() {
     let stats = stats.clone();
@@ -273,7 +332,12 @@ async fn broadcast(port: u16, conns: usize, window: usize, size: usize, secs: f6
   }
   let elapsed = measure(start + warmup, &stats, tasks).await;
   let st = stats.borrow();
-  format!("{{\"deliveries_per_sec\":{:.0},\"errors\":{}}}", st.count as f64 / elapsed, st.errors)
+  format!(
+    "{{\"deliveries_per_sec\":{:.0},\"errors\":{},\"compressed\":{}}}",
+    st.count as f64 / elapsed,
+    st.errors,
+    COMPRESSED.with(|c| c.get())
+  )
 }
 
 async fn handshakes(port: u16, count: usize, concurrency: usize) -> String {
@@ -337,6 +401,54 @@ async fn idle(port: u16, conns: usize, secs: f64) -> String {
     "{{\"ready\":{},\"errors\":{},\"connect_secs\":{:.2}}}",
     streams.len(),
     errors,
+    start.elapsed().as_secs_f64()
+  );
+  tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+  drop(streams);
+  "{\"done\":true}".to_string()
+}
+
+/// As `idle`, but each connection first sends one message and reads its
+/// echo, so that the server holds what an active connection holds.
+async fn active(port: u16, conns: usize, secs: f64) -> String {
+  let start = Instant::now();
+  let (mut streams, mut errors) = connect_all(port, conns).await;
+  let frame = Rc::new(data_frame(1024, b'a'));
+  for chunk in streams.chunks_mut(200) {
+    let tasks: Vec<_> = chunk
+      .iter_mut()
+      .map(|s| {
+        let frame = frame.clone();
+        async move {
+          s.write_all(&frame).await?;
+          let mut buf = vec![0u8; 4096];
+          let mut have = 0;
+          loop {
+            let n = s.read(&mut buf[have..]).await?;
+            if n == 0 {
+              return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+            have += n;
+            let mut got = false;
+            parse_frames(&buf[..have], |op, _| got |= op == 1 || op == 2);
+            if got {
+              return Ok::<_, io::Error>(());
+            }
+          }
+        }
+      })
+      .collect();
+    for t in tasks {
+      if tokio::time::timeout(Duration::from_secs(10), t).await.map_or(true, |r| r.is_err()) {
+        errors += 1;
+      }
+    }
+  }
+  println!(
+    "{{\"ready\":{},\"errors\":{},\"compressed\":{},\"connect_secs\":{:.2}}}",
+    streams.len(),
+    errors,
+    COMPRESSED.with(|c| c.get()),
     start.elapsed().as_secs_f64()
   );
   tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -462,6 +574,7 @@ fn main() {
       "broadcast" => broadcast(port, num(3) as usize, num(4) as usize, num(5) as usize, num(6)).await,
       "handshakes" => handshakes(port, num(3) as usize, num(4) as usize).await,
       "idle" => idle(port, num(3) as usize, num(4)).await,
+      "active" => active(port, num(3) as usize, num(4)).await,
       "soak" => soak(port, num(3) as usize, num(4), num(5)).await,
       _ => usage(),
     }
@@ -472,7 +585,7 @@ fn main() {
 fn usage() -> ! {
   eprintln!(
     "usage: loadgen echo PORT CONNS INFLIGHT SIZE SECONDS | broadcast PORT CONNS WINDOW SIZE SECONDS | \
-     handshakes PORT COUNT CONCURRENCY | idle PORT CONNS SECONDS | soak PORT CONNS RATE SECONDS"
+     handshakes PORT COUNT CONCURRENCY | idle|active PORT CONNS SECONDS | soak PORT CONNS RATE SECONDS"
   );
   std::process::exit(2)
 }

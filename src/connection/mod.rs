@@ -244,24 +244,37 @@ impl Conn {
     }
   }
 
-  /// Queues one data frame, within the connection's buffer limit; with
-  /// `compress`, compressed if permessage-deflate was negotiated and the
-  /// message is whole (`fin`, not a continuation) and at least `threshold`
-  /// bytes, as ws compresses (`send(data, { compress })`).
+  /// Queues one data frame, within the connection's buffer limit. As ws's
+  /// Sender compresses (`send(data, { compress, fin })`): with `compress`,
+  /// a message's first frame is compressed if permessage-deflate was
+  /// negotiated and the frame has at least `threshold` bytes; its
+  /// continuations follow that choice, whatever their own `compress`.
   pub fn send(self: &Arc<Self>, opcode: u8, fin: bool, payload: &[u8], compress: bool, list: &mut FlushList) -> Sent {
     let mut guard = self.lock();
     if let Some(refused) = self.admit(&mut guard, payload.len(), list) {
       return refused;
     }
     let out: &mut Out = &mut guard;
-    if compress && fin && opcode != frame::OP_CONT && payload.len() >= out.threshold as usize {
-      if let Some(d) = out.deflater.as_mut() {
-        let mut z = Vec::with_capacity(payload.len() / 2 + 16);
-        d.deflate(payload, &mut z);
+    let first = opcode != frame::OP_CONT;
+    let compressed = if first {
+      compress && out.deflater.is_some() && payload.len() >= out.threshold as usize
+    } else {
+      out.frag_compressed
+    };
+    if first || fin {
+      out.frag_compressed = compressed && !fin;
+    }
+    if let Some(d) = out.deflater.as_mut().filter(|_| compressed) {
+      let mut z = Vec::with_capacity(payload.len() / 2 + 16);
+      d.deflate_fragment(payload, fin, &mut z);
+      if first {
+        // RSV1 on a message's first frame only (RFC 7692 §6.1).
         frame::write_compressed_frame(&mut out.buf, fin, opcode, &z, self.mask_key());
-        self.mark_dirty(out, list);
-        return Sent::Queued;
+      } else {
+        frame::write_frame(&mut out.buf, fin, opcode, &z, self.mask_key());
       }
+      self.mark_dirty(out, list);
+      return Sent::Queued;
     }
     let mut out = guard;
     if payload.len() >= DIRECT_WRITE_MIN

@@ -32,6 +32,9 @@ pub(super) struct Out {
   /// `threshold` (shorter messages go out as they are).
   pub(super) deflater: Option<Box<crate::deflate::Deflater>>,
   pub(super) threshold: u32,
+  /// A fragmented message is being sent compressed (decided by its first
+  /// frame, as ws's Sender: its continuations follow it).
+  pub(super) frag_compressed: bool,
   /// Node keeps the socket (TLS, any Duplex): bytes to write are handed to
   /// JS (`js_out`), and `js_end` asks JS to end the socket once written.
   pub(super) bridged: bool,
@@ -87,6 +90,7 @@ impl Out {
       written: 0,
       deflater: None,
       threshold: 0,
+      frag_compressed: false,
       bridged,
       js_out: Vec::new(),
       js_end: false,
