@@ -36,6 +36,12 @@ export declare function accept(id: number, requestId: number, slot: number, serv
  */
 export declare function adopt(id: number, serverId: number, fd: number, slot: number, head: Buffer, preread: Buffer, deflate?: DeflateOptions | undefined | null): void
 
+/**
+ * For tests only: the next read (`"read"`) or send (`"send"`) on this
+ * thread panics, inside the code that a bug would panic in.
+ */
+export declare function armTestPanic(what: string): void
+
 /** Bytes read from a bridged connection's socket. */
 export declare function bridgeFeed(id: number, slot: number, data: Buffer): boolean
 

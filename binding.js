@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Native = nativeBinding.Native
 module.exports.accept = nativeBinding.accept
 module.exports.adopt = nativeBinding.adopt
+module.exports.armTestPanic = nativeBinding.armTestPanic
 module.exports.bridgeFeed = nativeBinding.bridgeFeed
 module.exports.bridgeKick = nativeBinding.bridgeKick
 module.exports.bridgeOpen = nativeBinding.bridgeOpen

@@ -21,6 +21,7 @@ use crate::frame::{self, Limits};
 use crate::js_buffers::{self, RawValue};
 use crate::js_thread::JsThread;
 use crate::server::{ListenOptions, Server, ServerConfig};
+use crate::sync::Lock;
 
 /// One instance of the addon (see the module's doc).
 #[napi]
@@ -35,14 +36,14 @@ impl Drop for Native {
 }
 
 /// Whether `reusePort` works on this platform.
-#[napi]
+#[napi(catch_unwind)]
 pub fn reuse_port_supported() -> bool {
   crate::server::REUSE_PORT
 }
 
 /// Whether this build reads and writes sockets itself (every Unix); where
 /// it does not (Windows), Node keeps them (`lib/takeover.js`).
-#[napi]
+#[napi(catch_unwind)]
 pub fn native_sockets() -> bool {
   crate::sys::NATIVE_SOCKETS
 }
@@ -50,7 +51,7 @@ pub fn native_sockets() -> bool {
 /// The numbers JS and Rust share, from their one source: event kinds and
 /// flags (`events`), what a send did (`Sent`), and opcodes (`frame`).
 /// JS reads them once (`lib/native.js`).
-#[napi]
+#[napi(catch_unwind)]
 pub fn wire_constants() -> std::collections::HashMap<String, u32> {
   use crate::events::{kind, FLAG_BINARY, FLAG_OWNED, FLAG_RANGE_ERROR};
   let all: [(&str, u32); 23] = [
@@ -83,7 +84,7 @@ pub fn wire_constants() -> std::collections::HashMap<String, u32> {
 
 /// The close codes an endpoint may send (`frame::is_valid_close_code`, the
 /// rule the parser applies to the peer's), for `close()`'s argument check.
-#[napi]
+#[napi(catch_unwind)]
 pub fn is_valid_close_code(code: u32) -> bool {
   u16::try_from(code).is_ok_and(frame::is_valid_close_code)
 }
@@ -97,7 +98,7 @@ pub struct ProcessStats {
   pub tasks: u32,
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn process_stats() -> ProcessStats {
   let (instances, tasks) = crate::instance::process_counts();
   ProcessStats { instances: instances as u32, tasks: tasks as u32 }
@@ -239,7 +240,7 @@ fn torn_down() -> Error {
 impl Native {
   /// A new instance; `on_wake` is called (with no arguments) whenever
   /// events are waiting, and then calls `drain()`.
-  #[napi(constructor)]
+  #[napi(constructor, catch_unwind)]
   pub fn new(env: Env, on_wake: Function<(), Unknown<'static>>) -> Result<Native> {
     // SAFETY: a constructor runs on the JS thread of `env`.
     let js = unsafe { JsThread::start(env.raw(), on_wake.raw()) }.map_err(Error::from_reason)?;
@@ -248,7 +249,7 @@ impl Native {
 
   /// The instance's id among this environment's copies (what the
   /// functions below take first).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn id(&self) -> u32 {
     self.js.id
   }
@@ -272,7 +273,7 @@ fn live(env: &Env, id: u32) -> Result<Rc<JsThread>> {
 
 /// Keeps the event loop alive (true) while any server listens or socket is
 /// open, exactly like ws's sockets do; false lets the process exit.
-#[napi]
+#[napi(catch_unwind)]
 pub fn set_ref(env: Env, id: u32, on: bool) -> Result<()> {
   copy(&env, id)?.set_ref(on);
   Ok(())
@@ -280,7 +281,7 @@ pub fn set_ref(env: Env, id: u32, on: bool) -> Result<()> {
 
 /// Takes every waiting event as one Buffer (layout in `events.rs`), or
 /// `undefined` when there is none.
-#[napi(ts_return_type = "Buffer | undefined")]
+#[napi(ts_return_type = "Buffer | undefined", catch_unwind)]
 pub fn drain(env: Env, id: u32) -> Result<RawValue> {
   let js = copy(&env, id)?;
   let mut spare = js.spare.borrow_mut();
@@ -298,7 +299,7 @@ pub fn drain(env: Env, id: u32) -> Result<RawValue> {
 
 /// The buffer of the next event flagged as owned (a large message), handed
 /// over without a copy; when V8 frees it, its memory goes back to the pool.
-#[napi(ts_return_type = "Buffer")]
+#[napi(ts_return_type = "Buffer", catch_unwind)]
 pub fn take_owned(env: Env, id: u32) -> Result<RawValue> {
   let data = copy(&env, id)?.owned.borrow_mut().pop_front().unwrap_or_default();
   js_buffers::owned(&env, data)
@@ -308,7 +309,7 @@ pub fn take_owned(env: Env, id: u32) -> Result<RawValue> {
 /// (see `FlushList::flush` for which and in what order); with `collect`,
 /// also which connections have everything written. `undefined` when
 /// there is nothing to report.
-#[napi]
+#[napi(catch_unwind)]
 pub fn flush(env: Env, id: u32, collect: Option<bool>) -> Result<Option<FlushResult>> {
   let (bridged, written, more) = copy(&env, id)?.registry.borrow_mut().flush(collect.unwrap_or(false));
   if bridged.is_empty() && written.is_empty() && !more {
@@ -332,7 +333,7 @@ pub fn flush(env: Env, id: u32, collect: Option<bool>) -> Result<Option<FlushRes
 /// Opens a bridged connection as `slot`: Node keeps the socket (TLS, any
 /// Duplex) and moves the bytes; Rust keeps the protocol. False if the
 /// server is gone.
-#[napi]
+#[napi(catch_unwind)]
 pub fn bridge_open(env: Env, id: u32, server_id: u32, slot: u32, deflate: Option<DeflateOptions>) -> Result<bool> {
   let js = live(&env, id)?;
   let Some(opts) = Server::conn_options(&js.inst, server_id) else {
@@ -346,14 +347,14 @@ pub fn bridge_open(env: Env, id: u32, server_id: u32, slot: u32, deflate: Option
 
 /// The I/O thread queued a frame on bridged connection `slot`, or ended it
 /// (`BRIDGED_WRITE`): it goes on the flush list.
-#[napi]
+#[napi(catch_unwind)]
 pub fn bridge_kick(env: Env, id: u32, slot: u32) -> Result<()> {
   copy(&env, id)?.registry.borrow_mut().kick(slot);
   Ok(())
 }
 
 /// Bytes read from a bridged connection's socket.
-#[napi]
+#[napi(catch_unwind)]
 pub fn bridge_feed(env: Env, id: u32, slot: u32, data: BufferSlice) -> Result<bool> {
   let mut bytes = data.to_vec();
   Ok(copy(&env, id)?.registry.borrow_mut().feed(slot, &mut bytes))
@@ -361,7 +362,7 @@ pub fn bridge_feed(env: Env, id: u32, slot: u32, data: BufferSlice) -> Result<bo
 
 /// Registers a WebSocketServer's settings under `server_id`: those of its
 /// connections and its own.
-#[napi]
+#[napi(catch_unwind)]
 pub fn create_server(env: Env, id: u32, server_id: u32, conn: ConnectionOptions, o: ServerOptions) -> Result<()> {
   let js = live(&env, id)?;
   Server::create(
@@ -379,7 +380,7 @@ pub fn create_server(env: Env, id: u32, server_id: u32, conn: ConnectionOptions,
 
 /// Binds a listening socket for a created server, like `net.Server#listen`
 /// (`reuse_port`: Node's `reusePort`).
-#[napi]
+#[napi(catch_unwind)]
 pub fn listen(
   env: Env,
   id: u32,
@@ -408,20 +409,20 @@ pub fn listen(
 }
 
 /// Connections the server's native heartbeat terminated so far.
-#[napi]
+#[napi(catch_unwind)]
 pub fn heartbeat_reaped(env: Env, id: u32, server_id: u32) -> Result<f64> {
   Ok(Server::reaped(&copy(&env, id)?.inst, server_id) as f64)
 }
 
 /// Stops accepting; open connections stay open.
-#[napi]
+#[napi(catch_unwind)]
 pub fn server_close(env: Env, id: u32, server_id: u32) -> Result<()> {
   Server::close(&copy(&env, id)?.inst, server_id);
   Ok(())
 }
 
 /// Forgets the server (after its 'close').
-#[napi]
+#[napi(catch_unwind)]
 pub fn server_remove(env: Env, id: u32, server_id: u32) -> Result<()> {
   Server::remove(&copy(&env, id)?.inst, server_id);
   Ok(())
@@ -429,7 +430,7 @@ pub fn server_remove(env: Env, id: u32, server_id: u32) -> Result<()> {
 
 /// Completes an upgrade: `head` (the 101 response) is written before
 /// anything sent on `slot`. False if the peer is already gone.
-#[napi]
+#[napi(catch_unwind)]
 pub fn accept(
   env: Env,
   id: u32,
@@ -454,7 +455,7 @@ pub fn accept(
 /// if just read.
 // The arguments are JS's call as it is: one conversion each, no object.
 #[allow(clippy::too_many_arguments)]
-#[napi]
+#[napi(catch_unwind)]
 pub fn adopt(
   env: Env,
   id: u32,
@@ -474,7 +475,7 @@ pub fn adopt(
 }
 
 /// Refuses an upgrade: writes `answer` and closes, or just closes (`null`).
-#[napi]
+#[napi(catch_unwind)]
 pub fn reject(env: Env, id: u32, request_id: u32, answer: Option<BufferSlice>) -> Result<()> {
   Conn::reject(&copy(&env, id)?.inst, request_id, answer.as_deref());
   Ok(())
@@ -482,35 +483,35 @@ pub fn reject(env: Env, id: u32, request_id: u32, answer: Option<BufferSlice>) -
 
 /// Forgets a closed connection's slot (after its CLOSED event), with its
 /// topic subscriptions.
-#[napi]
+#[napi(catch_unwind)]
 pub fn release(env: Env, id: u32, slot: u32) -> Result<()> {
   copy(&env, id)?.registry.borrow_mut().remove(slot);
   Ok(())
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn subscribe(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
   Ok(copy(&env, id)?.registry.borrow_mut().subscribe(slot, &topic))
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn unsubscribe(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
   Ok(copy(&env, id)?.registry.borrow_mut().unsubscribe(slot, &topic))
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn is_subscribed(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
   Ok(copy(&env, id)?.registry.borrow().is_subscribed(slot, &topic))
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn topics(env: Env, id: u32, slot: u32) -> Result<Vec<String>> {
   Ok(copy(&env, id)?.registry.borrow().topics_of(slot))
 }
 
 /// Frames the message once and queues it to every subscriber of `topic`
 /// (but `except`, a slot, or -1). Returns the number of recipients.
-#[napi]
+#[napi(catch_unwind)]
 pub fn publish(
   env: Env,
   id: u32,
@@ -529,7 +530,7 @@ pub fn publish(
 }
 
 /// Like `publish`, to every open connection of a server.
-#[napi]
+#[napi(catch_unwind)]
 pub fn broadcast(
   env: Env,
   id: u32,
@@ -549,41 +550,57 @@ pub fn broadcast(
 
 /// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
 /// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
-#[napi]
+#[napi(catch_unwind)]
 pub fn send_buffer(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
   send_bytes(&env, id, slot, &data, opcode, fin, false)
 }
 
 /// `sendBuffer`, compressed where permessage-deflate was negotiated (and
 /// the message is whole and at least `threshold` bytes).
-#[napi]
+#[napi(catch_unwind)]
 pub fn send_compressed(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
   send_bytes(&env, id, slot, &data, opcode, fin, true)
 }
 
 /// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn send_string(env: Env, id: u32, slot: u32, data: String, opcode: u32, fin: bool) -> Result<u32> {
   send_bytes(&env, id, slot, data.as_bytes(), opcode, fin, false)
 }
 
 /// The three sends above, after their argument conversion.
+///
+/// A panic inside (a bug) becomes a JS Error from `send`, and that one
+/// connection is terminated ('close' with 1006).
 fn send_bytes(env: &Env, id: u32, slot: u32, data: &[u8], opcode: u32, fin: bool, compress: bool) -> Result<u32> {
   let send =
     |c: &std::sync::Arc<Conn>, l: &mut crate::connection::FlushList| sent(c.send(opcode as u8, fin, data, compress, l));
-  Ok(copy(env, id)?.registry.borrow_mut().with_conn(slot, sent(Sent::NotOpen), send))
+  let js = copy(env, id)?;
+  let mut r = js.registry.borrow_mut();
+  match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.with_conn(slot, sent(Sent::NotOpen), send))) {
+    Ok(result) => Ok(result),
+    Err(panic) => {
+      r.with_conn(slot, (), |c, _| c.terminate());
+      let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+      Err(Error::from_reason(format!("wsrs: internal error in send; the connection is terminated ({what})")))
+    }
+  }
 }
 
 /// Queues bytes that are already a frame (ws's `Sender.frame()` output);
 /// returns as `sendBuffer`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn send_raw(env: Env, id: u32, slot: u32, frame: BufferSlice) -> Result<u32> {
   Ok(copy(&env, id)?.registry.borrow_mut().with_conn(slot, sent(Sent::NotOpen), |c, l| sent(c.send_framed(&frame, l))))
 }
 
 /// Sends a close frame (`code` undefined = no body). With `end`, or in
 /// answer to the peer's close frame, the connection ends once it is written.
-#[napi]
+#[napi(catch_unwind)]
 pub fn close(
   env: Env,
   id: u32,
@@ -607,7 +624,7 @@ pub struct SocketInfo {
   pub keep_alive: bool,
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn socket_info(env: Env, id: u32, slot: u32) -> Result<Option<SocketInfo>> {
   let js = copy(&env, id)?;
   let reg = js.registry.borrow();
@@ -622,7 +639,7 @@ pub fn socket_info(env: Env, id: u32, slot: u32) -> Result<Option<SocketInfo>> {
 
 /// `ws._socket.setNoDelay()` / `setKeepAlive()` on a socket Rust owns.
 /// False if the socket is gone.
-#[napi]
+#[napi(catch_unwind)]
 pub fn set_socket_options(
   env: Env,
   id: u32,
@@ -652,39 +669,52 @@ pub fn set_socket_options(
   Ok(matches!(done, Some(Ok(()))))
 }
 
-#[napi]
+/// For tests only: the next read (`"read"`) or send (`"send"`) on this
+/// thread panics, inside the code that a bug would panic in.
+#[napi(catch_unwind)]
+pub fn arm_test_panic(what: String) -> Result<()> {
+  use crate::connection::test_panic;
+  match what.as_str() {
+    "read" => test_panic::arm(test_panic::READ),
+    "send" => test_panic::arm(test_panic::SEND),
+    _ => return Err(Error::new(Status::InvalidArg, "armTestPanic: 'read' or 'send'")),
+  }
+  Ok(())
+}
+
+#[napi(catch_unwind)]
 pub fn terminate(env: Env, id: u32, slot: u32) -> Result<()> {
   copy(&env, id)?.registry.borrow_mut().with_conn(slot, (), |c, _| c.terminate());
   Ok(())
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn pause(env: Env, id: u32, slot: u32) -> Result<()> {
   copy(&env, id)?.registry.borrow_mut().set_paused(slot, true);
   Ok(())
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn resume(env: Env, id: u32, slot: u32) -> Result<()> {
   copy(&env, id)?.registry.borrow_mut().set_paused(slot, false);
   Ok(())
 }
 
 /// Bytes queued but not yet written to the socket.
-#[napi]
+#[napi(catch_unwind)]
 pub fn buffered(env: Env, id: u32, slot: u32) -> Result<u32> {
   Ok(copy(&env, id)?.registry.borrow().get(slot).map_or(0, |c| c.buffered_amount().min(u32::MAX as usize) as u32))
 }
 
 /// Counters for leak checks (tests, monitoring): this instance's, and
 /// the process's.
-#[napi]
+#[napi(catch_unwind)]
 pub fn stats(env: Env, id: u32) -> Result<Stats> {
   let js = copy(&env, id)?;
   let (tasks, pending) = js.inst.counts();
   let (sockets, topics) = js.registry.borrow().counts();
   let (instances, all_tasks) = crate::instance::process_counts();
-  let native_servers = js.inst.servers.lock().unwrap().len() as u32;
+  let native_servers = js.inst.servers.locked().len() as u32;
   Ok(Stats {
     tasks: tasks as u32,
     pending: pending as u32,
@@ -700,7 +730,7 @@ pub fn stats(env: Env, id: u32) -> Result<Stats> {
 /// A client connection whose handshake Node completed on a plain TCP
 /// socket: Rust takes it over (as `adopt`), in the client role (masked
 /// frames).
-#[napi]
+#[napi(catch_unwind)]
 pub fn client_adopt(
   env: Env,
   id: u32,
@@ -719,7 +749,7 @@ pub fn client_adopt(
 }
 
 /// A client connection over a socket Node keeps (TLS, a Unix socket): bridged.
-#[napi]
+#[napi(catch_unwind)]
 pub fn client_bridge_open(
   env: Env,
   id: u32,

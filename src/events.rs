@@ -16,6 +16,7 @@
 //! `subarray` views of that one Buffer: one allocation and one copy per batch,
 //! not per message.
 
+use crate::sync::Lock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -135,15 +136,15 @@ impl EventQueue {
   }
 
   pub fn set_waker(&self, w: Box<dyn Waker>) {
-    *self.waker.lock().unwrap() = Some(w);
+    *self.waker.locked() = Some(w);
   }
 
   /// The instance is torn down: drops the waker (the threadsafe function
   /// must not be called once released) and every event, now and later.
   pub fn close(&self) -> Option<Box<dyn Waker>> {
     self.closed.store(true, Ordering::SeqCst);
-    let w = self.waker.lock().unwrap().take();
-    let mut b = self.batch.lock().unwrap();
+    let w = self.waker.locked().take();
+    let mut b = self.batch.locked();
     for buf in b.owned.drain(..) {
       crate::pool::give(buf);
     }
@@ -175,7 +176,7 @@ impl EventQueue {
       return;
     }
     {
-      let mut shared = self.batch.lock().unwrap();
+      let mut shared = self.batch.locked();
       if shared.is_empty() {
         std::mem::swap(&mut *shared, staging);
       } else {
@@ -191,13 +192,13 @@ impl EventQueue {
   pub fn take(&self, spare: &mut Batch) {
     // Reset before taking, so an event pushed after the swap schedules a new wake.
     self.scheduled.store(false, Ordering::SeqCst);
-    let mut b = self.batch.lock().unwrap();
+    let mut b = self.batch.locked();
     std::mem::swap(&mut *b, spare);
   }
 
   fn commit(&self) {
     if !self.scheduled.swap(true, Ordering::SeqCst) {
-      if let Some(w) = self.waker.lock().unwrap().as_ref() {
+      if let Some(w) = self.waker.locked().as_ref() {
         w.wake();
       }
     }

@@ -17,6 +17,7 @@ use crate::connection::Conn;
 use crate::events::EventQueue;
 use crate::reactor::Poller;
 use crate::server::Server;
+use crate::sync::Lock;
 
 /// A connection whose upgrade awaits JS's decision, with the bytes that
 /// arrived after the request head.
@@ -75,7 +76,7 @@ impl Instance {
 
   /// (connection tasks alive, upgrades awaiting JS's decision)
   pub fn counts(&self) -> (usize, usize) {
-    (self.tasks.load(Ordering::Relaxed), self.pending.lock().unwrap().len())
+    (self.tasks.load(Ordering::Relaxed), self.pending.locked().len())
   }
 
   /// Counts a connection task for as long as the returned guard lives.
@@ -86,7 +87,7 @@ impl Instance {
   }
 
   pub fn server(&self, id: u32) -> Option<Arc<Server>> {
-    self.servers.lock().unwrap().get(&id).cloned()
+    self.servers.locked().get(&id).cloned()
   }
 
   /// The environment is going away (JS thread): stops every server and
@@ -96,11 +97,11 @@ impl Instance {
   pub fn shut_down(&self) -> Option<Box<dyn crate::events::Waker>> {
     self.closed.store(true, Ordering::Release);
     let waker = self.events.close();
-    let servers: Vec<Arc<Server>> = self.servers.lock().unwrap().drain().map(|(_, s)| s).collect();
+    let servers: Vec<Arc<Server>> = self.servers.locked().drain().map(|(_, s)| s).collect();
     for s in servers {
       s.shut_down();
     }
-    let pending: Vec<Pending> = self.pending.lock().unwrap().drain().map(|(_, p)| p).collect();
+    let pending: Vec<Pending> = self.pending.locked().drain().map(|(_, p)| p).collect();
     for (conn, _) in pending {
       conn.terminate();
     }

@@ -36,6 +36,8 @@ pub mod connection;
 pub mod deflate;
 pub mod events;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod instance;
 pub mod pool;
@@ -43,6 +45,7 @@ pub mod reactor;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod sync;
 pub mod sys;
 pub mod zlib;
 

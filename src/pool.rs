@@ -3,6 +3,7 @@
 //! comes back here instead of to the allocator, so a steady stream of large
 //! messages does not map and fault in fresh pages for every one.
 
+use crate::sync::Lock;
 use std::sync::Mutex;
 
 /// Buffers smaller than this are not worth pooling.
@@ -17,7 +18,7 @@ static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// An empty buffer with room for at least `cap` bytes.
 pub fn take(cap: usize) -> Vec<u8> {
   if cap >= MIN {
-    let mut pool = POOL.lock().unwrap();
+    let mut pool = POOL.locked();
     if let Some(i) = pool.iter().rposition(|v| v.capacity() >= cap) {
       return pool.swap_remove(i);
     }
@@ -31,7 +32,7 @@ pub fn give(mut v: Vec<u8>) {
     return;
   }
   v.clear();
-  let mut pool = POOL.lock().unwrap();
+  let mut pool = POOL.locked();
   if pool.len() < MAX_POOLED {
     pool.push(v);
   }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Registry};
 
+use crate::sync::ReadWrite;
 use crate::sys::{self, Fd};
 
 /// An instance's readiness set, as the connections see it: the JS thread
@@ -49,7 +50,7 @@ impl Poller {
   }
 
   fn with<R>(&self, f: impl FnOnce(&Registry) -> R) -> Option<R> {
-    self.registry.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(f)
+    self.registry.read_locked().as_ref().map(f)
   }
 
   /// Watches `fd` for reading on behalf of connection `slot` (JS thread;
@@ -71,7 +72,7 @@ impl Poller {
 
   /// Closes the set (at the instance's teardown).
   pub fn close(&self) {
-    self.registry.write().unwrap_or_else(|e| e.into_inner()).take();
+    self.registry.write_locked().take();
   }
 }
 

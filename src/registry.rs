@@ -59,13 +59,27 @@ impl Registry {
 
   /// Parses bytes read by JS for a bridged connection.
   pub fn feed(&mut self, slot: u32, bytes: &mut [u8]) -> bool {
-    match self.slots.get_mut(slot as usize) {
-      Some(Some(e)) => {
-        e.reader.feed(&e.conn, bytes, &mut self.flush);
-        true
-      }
-      _ => false,
+    self.read_guarded(slot, |e, flush| e.reader.feed(&e.conn, bytes, flush))
+  }
+
+  /// Runs a read of `slot`. A panic in it (a bug) must neither unwind into
+  /// libuv or JS (libuv would abort Node) nor leave the connection half
+  /// read: it is terminated ('close' with 1006), and the others go on.
+  fn read_guarded(&mut self, slot: u32, read: impl FnOnce(&mut Entry, &mut FlushList)) -> bool {
+    let Some(Some(e)) = self.slots.get_mut(slot as usize) else {
+      return false;
+    };
+    let flush = &mut self.flush;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+      crate::connection::test_panic::maybe(crate::connection::test_panic::READ);
+      read(e, flush)
+    }));
+    if r.is_err() {
+      eprintln!("wsrs: internal error while reading connection {slot}; it is terminated");
+      e.conn.terminate();
+      e.conn.kick(flush);
     }
+    true
   }
 
   /// Puts `slot` on the flush list (the I/O thread wrote to its queue).
@@ -77,9 +91,7 @@ impl Registry {
 
   /// The reactor found the socket of `slot` readable.
   pub fn on_readable(&mut self, slot: u32, hup: bool) {
-    if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-      e.reader.on_readable(&e.conn, hup, &mut self.flush);
-    }
+    self.read_guarded(slot, |e, flush| e.reader.on_readable(&e.conn, hup, flush));
   }
 
   /// `pause()` / `resume()`: stops or restarts reading.

@@ -17,6 +17,7 @@ use crate::frame;
 use crate::handshake;
 use crate::instance::Instance;
 use crate::runtime;
+use crate::sync::Lock;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerConfig {
@@ -141,7 +142,7 @@ impl Server {
       conns: Mutex::new(HashMap::new()),
       reaped: AtomicU64::new(0),
     });
-    inst.servers.lock().unwrap().insert(id, server.clone());
+    inst.servers.locked().insert(id, server.clone());
     if let Some(hb) = config.heartbeat {
       runtime::handle().spawn(server.heartbeat(hb));
     }
@@ -156,7 +157,7 @@ impl Server {
     let server = Self::get(inst, id)?;
     let std_listener = bind(o)?;
     let addr = std_listener.local_addr()?;
-    *server.listening.0.lock().unwrap() = true;
+    *server.listening.0.locked() = true;
     runtime::handle().spawn(async move {
       match TcpListener::from_std(std_listener) {
         Ok(l) => server.clone().accept_loop(l).await,
@@ -166,7 +167,7 @@ impl Server {
         }
       }
       // The listening socket is closed now: say so to `stop_accepting`.
-      *server.listening.0.lock().unwrap() = false;
+      *server.listening.0.locked() = false;
       server.listening.1.notify_all();
     });
     Ok(addr)
@@ -186,7 +187,7 @@ impl Server {
     let server = Self::get(inst, id)?;
     let s = server.clone();
     let conn = connection::adopt(inst, server.config.conn, fd, slot, head, list, move |c| {
-      s.conns.lock().unwrap().remove(&c.id);
+      s.conns.locked().remove(&c.id);
     })?;
     server.track(&conn);
     Ok(conn)
@@ -209,21 +210,21 @@ impl Server {
     let (lock, cvar) = &self.listening;
     // The accept loop answers within one turn of the I/O thread; the bound
     // only matters if that thread is gone (the process is exiting).
-    let guard = lock.lock().unwrap();
+    let guard = lock.locked();
     let _ = cvar.wait_timeout_while(guard, Duration::from_secs(1), |listening| *listening);
   }
 
   /// Forgets a server once JS is done with it (JS thread).
   pub fn remove(inst: &Instance, id: u32) {
     Self::close(inst, id);
-    inst.servers.lock().unwrap().remove(&id);
+    inst.servers.locked().remove(&id);
   }
 
   /// Its instance is torn down: stop accepting and stop the heartbeat
   /// (the connections are ended by the instance).
   pub fn shut_down(&self) {
     self.stop_accepting();
-    self.conns.lock().unwrap().clear();
+    self.conns.locked().clear();
   }
 
   async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
@@ -277,7 +278,7 @@ impl Server {
     // memory is freed now.
     let server = self.clone();
     tokio::spawn(connection::run(conn, stream, move |c| {
-      server.conns.lock().unwrap().remove(&c.id);
+      server.conns.locked().remove(&c.id);
     }));
   }
 
@@ -291,7 +292,7 @@ impl Server {
     loop {
       tick.tick().await;
       let conns: Vec<Arc<Conn>> = {
-        let mut conns = self.conns.lock().unwrap();
+        let mut conns = self.conns.locked();
         // Bridged connections have no I/O task to untrack them as they end.
         conns.retain(|_, c| !c.is_released());
         conns.values().cloned().collect()
@@ -327,7 +328,7 @@ impl Server {
   /// Tracks an open connection for the heartbeat.
   fn track(&self, conn: &Arc<Conn>) {
     if self.config.heartbeat.is_some() {
-      self.conns.lock().unwrap().insert(conn.id, conn.clone());
+      self.conns.locked().insert(conn.id, conn.clone());
     }
   }
 

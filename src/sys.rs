@@ -73,6 +73,22 @@ mod imp {
     if fd < 0 {
       return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
+    // Only a stream socket is taken over: never a file, a pipe or a
+    // datagram socket that some integer happened to name.
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `kind`, a c_int;
+    // on an fd that is not a socket it fails with ENOTSOCK, touching nothing.
+    let r = unsafe {
+      libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut kind as *mut libc::c_int).cast(), &mut len)
+    };
+    if r != 0 {
+      let e = io::Error::last_os_error();
+      return Err(io::Error::new(e.kind(), format!("fd {fd} is not a socket Node holds ({e})")));
+    }
+    if kind != libc::SOCK_STREAM {
+      return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} is not a stream socket")));
+    }
     // SAFETY: JS passes the fd of a live socket handle and keeps it open for
     // the duration of this call; we only duplicate it.
     let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
@@ -171,3 +187,34 @@ mod imp {
 }
 
 pub use imp::*;
+
+#[cfg(all(test, native_sockets))]
+mod tests {
+  use std::os::fd::AsRawFd;
+
+  /// Only a stream socket is taken over: a pipe, a file, a UDP socket and
+  /// a closed fd are refused, a TCP socket is duplicated.
+  #[test]
+  fn dup_takes_stream_sockets_only() {
+    let file = std::fs::File::open("/dev/null").unwrap();
+    assert!(super::dup(file.as_raw_fd()).unwrap_err().to_string().contains("not a socket"));
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(super::dup(udp.as_raw_fd()).unwrap_err().to_string().contains("not a stream socket"));
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    assert!(super::dup(fds[0]).is_err());
+    // SAFETY: the two fds pipe made, closed once.
+    unsafe {
+      libc::close(fds[0]);
+      libc::close(fds[1]);
+    }
+    assert!(super::dup(fds[0]).is_err(), "a closed fd");
+    assert!(super::dup(-1).is_err());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let ours = super::dup(client.as_raw_fd()).unwrap();
+    assert_ne!(ours.as_raw_fd(), client.as_raw_fd(), "a duplicate of its own");
+    assert_eq!(ours.peer_addr().unwrap(), listener.local_addr().unwrap());
+  }
+}

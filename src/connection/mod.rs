@@ -36,6 +36,33 @@ pub use task::{adopt, run};
 
 use lifecycle::{Stage, State};
 use mask::next_mask;
+
+/// Panics on purpose, for the tests that show a panic neither aborts Node
+/// nor breaks a lock for ever (`armTestPanic`): armed per thread, once.
+pub mod test_panic {
+  use std::cell::Cell;
+
+  pub const READ: u8 = 1;
+  pub const SEND: u8 = 2;
+
+  thread_local! {
+    static ARMED: Cell<u8> = const { Cell::new(0) };
+  }
+
+  /// The next read (`READ`) or send (`SEND`) on this thread panics.
+  pub fn arm(what: u8) {
+    ARMED.with(|a| a.set(what));
+  }
+
+  #[inline]
+  pub(crate) fn maybe(what: u8) {
+    if ARMED.with(|a| a.get()) == what {
+      ARMED.with(|a| a.set(0));
+      panic!("wsrs: a panic on purpose (armTestPanic), in a {}", if what == READ { "read" } else { "send" });
+    }
+  }
+}
+use crate::sync::Lock;
 use out::{write_vectored_all, Out, OutGuard};
 
 /// Per-connection settings, copied from the server's options.
@@ -160,7 +187,7 @@ impl Conn {
   /// Waits for JS's decision; `leftover` (bytes after the request head) is
   /// parsed once the connection is open.
   pub fn register_pending(self: &Arc<Self>, leftover: Vec<u8>) {
-    self.inst.pending.lock().unwrap().insert(self.id, (self.clone(), leftover));
+    self.inst.pending.locked().insert(self.id, (self.clone(), leftover));
   }
 
   pub fn slot(&self) -> u32 {
@@ -170,8 +197,21 @@ impl Conn {
   /// Locks the shared state; releasing it publishes the flags the I/O task
   /// polls (`State`), so that task never takes the lock just to look, and
   /// wakes the task if they changed (see `OutGuard`).
+  ///
+  /// A panic while the state was held (a bug) leaves it half changed: the
+  /// connection is then failed (terminated, 'close' with 1006), the lock
+  /// cleared of its poison, and the other connections go on.
   fn lock(&self) -> OutGuard<'_> {
-    OutGuard { out: std::mem::ManuallyDrop::new(self.out.lock().unwrap()), state: &self.state, notify: &self.notify }
+    let out = match self.out.lock() {
+      Ok(out) => out,
+      Err(poisoned) => {
+        self.out.clear_poison();
+        let mut out = poisoned.into_inner();
+        out.life.fail();
+        out
+      }
+    };
+    OutGuard { out: std::mem::ManuallyDrop::new(out), state: &self.state, notify: &self.notify }
   }
 
   fn mask_key(&self) -> Option<[u8; 4]> {
@@ -202,7 +242,7 @@ impl Conn {
     head: &[u8],
     list: &mut FlushList,
   ) -> Option<(Arc<Conn>, Vec<u8>)> {
-    let (conn, leftover) = inst.pending.lock().unwrap().remove(&request_id)?;
+    let (conn, leftover) = inst.pending.locked().remove(&request_id)?;
     if !Conn::open(&conn, slot, head, list) {
       return None;
     }
@@ -229,7 +269,7 @@ impl Conn {
 
   /// JS refused the upgrade: write `answer` (if any) and close.
   pub fn reject(inst: &Instance, request_id: u32, answer: Option<&[u8]>) {
-    let Some((conn, _)) = inst.pending.lock().unwrap().remove(&request_id) else {
+    let Some((conn, _)) = inst.pending.locked().remove(&request_id) else {
       return;
     };
     {
@@ -254,6 +294,7 @@ impl Conn {
     if let Some(refused) = self.admit(&mut guard, payload.len(), list) {
       return refused;
     }
+    test_panic::maybe(test_panic::SEND);
     let out: &mut Out = &mut guard;
     let first = opcode != frame::OP_CONT;
     let compressed = if first {

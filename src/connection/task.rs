@@ -11,12 +11,18 @@ use super::lifecycle::{Stage, State};
 use super::{Conn, ConnOptions, FlushList, Socket};
 use crate::events::kind;
 use crate::instance::Instance;
+use crate::sync::Lock;
 
 /// The connection's I/O task, from the parsed upgrade request to the end:
 /// the phases before the connection opens, writes the socket was too full
 /// for, the close timeout, and the teardown. (Reading is the JS thread's.)
 pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<Conn>)) {
   let _live = conn.inst.task();
+  // Runs when the loop ends, and if the task panics (a bug) all the same:
+  // tokio would end the task, but the socket would stay open and JS would
+  // never hear of its end.
+  let teardown = Teardown { conn: &conn, stream: Some(stream), on_end: Some(on_end) };
+  let stream = teardown.stream.as_ref().expect("taken only by the teardown");
   let mut close_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
   loop {
@@ -115,21 +121,41 @@ pub async fn run(conn: Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<
     }
   }
 
-  // Tear down: close the socket now, not when JS garbage-collects its handle.
-  let was_open = {
-    let mut o = conn.lock();
-    conn.inst.poller.remove(stream.fd());
-    o.stream = None;
-    o.dirty = false;
-    o.buf = Vec::new();
-    o.pos = 0;
-    o.life.stage().is_established()
-  };
-  conn.inst.pending.lock().unwrap().remove(&conn.id);
-  drop(stream);
-  on_end(&conn);
-  if was_open {
-    conn.inst.events.writer().push(kind::CLOSED, conn.slot(), 0, &[]);
+  drop(teardown);
+}
+
+/// A connection's teardown: close the socket now, not when JS
+/// garbage-collects its handle; then `on_end`, and JS's close event.
+struct Teardown<'a, F: FnOnce(&Arc<Conn>)> {
+  conn: &'a Arc<Conn>,
+  stream: Option<Arc<Socket>>,
+  on_end: Option<F>,
+}
+
+impl<F: FnOnce(&Arc<Conn>)> Drop for Teardown<'_, F> {
+  fn drop(&mut self) {
+    let conn = self.conn;
+    let Some(stream) = self.stream.take() else { return };
+    if std::thread::panicking() {
+      eprintln!("wsrs: internal error in the I/O task of a connection; it is closed");
+    }
+    let was_open = {
+      let mut o = conn.lock();
+      conn.inst.poller.remove(stream.fd());
+      o.stream = None;
+      o.dirty = false;
+      o.buf = Vec::new();
+      o.pos = 0;
+      o.life.stage().is_established()
+    };
+    conn.inst.pending.locked().remove(&conn.id);
+    drop(stream);
+    if let Some(on_end) = self.on_end.take() {
+      on_end(conn);
+    }
+    if was_open {
+      conn.inst.events.writer().push(kind::CLOSED, conn.slot(), 0, &[]);
+    }
   }
 }
 

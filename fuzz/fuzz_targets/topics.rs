@@ -1,0 +1,4 @@
+#![no_main]
+// The body is wsrs::fuzzing::topics (src/fuzzing.rs), which the corpus replay
+// test also runs.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wsrs::fuzzing::topics(data));
