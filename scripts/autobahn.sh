@@ -5,8 +5,13 @@
 #   ECHO_ARGS     extra options for the echo server (e.g. --max-fragments=0)
 # Cases 12.* and 13.* (permessage-deflate): npm run autobahn -- '12.*,13.*' with
 # ECHO_ARGS=--deflate.
+# With --client first: the suite tests wsrs's client instead (autobahn-client.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [[ "${1:-}" == "--client" ]]; then
+  shift
+  exec "$ROOT/scripts/autobahn-client.sh" "$@"
+fi
 DIR=${AUTOBAHN_DIR:-$ROOT/../shared/autobahn}
 [[ -x "$DIR/run.sh" ]] || { echo "autobahn: no suite at $DIR" >&2; exit 2; }
 "$DIR/setup.sh"

@@ -69,8 +69,10 @@ if (threads > 0 && isMainThread) {
   });
 } else {
   const WebSocket = require(impl === 'wsrs' ? '../..' : 'ws');
+  // BENCH_SERVER_OPTIONS: more options, as JSON (the hostile-peer soak's limits).
+  const more = process.env.BENCH_SERVER_OPTIONS ? JSON.parse(process.env.BENCH_SERVER_OPTIONS) : {};
   const wss = new WebSocket.WebSocketServer(
-    { port, host: '127.0.0.1', maxPayload: 100 * 1024 * 1024, reusePort: !isMainThread, perMessageDeflate },
+    { port, host: '127.0.0.1', maxPayload: 100 * 1024 * 1024, reusePort: !isMainThread, perMessageDeflate, ...more },
     ready
   );
   wss.on('connection', (ws) => {

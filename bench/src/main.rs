@@ -8,7 +8,11 @@
 //! loadgen idle       PORT CONNS SECONDS
 //! loadgen active     PORT CONNS SECONDS
 //! loadgen soak       PORT CONNS RATE SECONDS
+//! loadgen slow       PORT CONNS SLOW MSGS SIZE SECONDS
+//! loadgen halfopen   PORT COUNT GOOD SECONDS
+//! loadgen fragments  PORT CONNS FRAGMENTS
 //! ```
+//! The last three are hostile peers (`npm run soak:hostile`).
 //! Prints one JSON line with the results.
 //!
 //! With `LOADGEN_DEFLATE=1` every connection offers permessage-deflate (as
@@ -559,6 +563,217 @@ async fn soak(port: u16, conns: usize, rate: f64, secs: f64) -> String {
   )
 }
 
+/// Round trips of one small message on each of `conns` connections until
+/// `deadline`: their latencies, and how many failed.
+async fn latency_probe(port: u16, conns: usize, deadline: Instant) -> (Vec<u32>, u64) {
+  let lat = Rc::new(RefCell::new((Vec::new(), 0u64)));
+  let mut tasks = Vec::new();
+  for _ in 0..conns {
+    let lat = lat.clone();
+    tasks.push(tokio::task::spawn_local(async move {
+      let Ok(mut s) = handshake(port).await else {
+        lat.borrow_mut().1 += 1;
+        return;
+      };
+      let frame = client_frame(2, b"probe");
+      let mut buf = vec![0u8; 4096];
+      while Instant::now() < deadline {
+        let t = Instant::now();
+        if s.write_all(&frame).await.is_err() {
+          lat.borrow_mut().1 += 1;
+          return;
+        }
+        let mut have = 0;
+        loop {
+          let n = match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf[have..])).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => {
+              lat.borrow_mut().1 += 1;
+              return;
+            }
+          };
+          have += n;
+          let mut got = false;
+          parse_frames(&buf[..have], |op, _| got |= op == 2);
+          if got {
+            break;
+          }
+        }
+        lat.borrow_mut().0.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+      }
+    }));
+  }
+  for t in tasks {
+    let _ = t.await;
+  }
+  let (mut v, e) = std::mem::take(&mut *lat.borrow_mut());
+  v.sort_unstable();
+  (v, e)
+}
+
+/// CONNS connections; the first SLOW never read, and each sends MSGS
+/// messages of SIZE bytes (whose echoes pile up in the server); the others
+/// do round trips for SECONDS. Prints `ready` once the slow ones have sent
+/// everything, then the latencies of the others and how many slow ones the
+/// server still holds open.
+async fn slow(port: u16, conns: usize, slow: usize, msgs: usize, size: usize, secs: f64) -> String {
+  const PROBES: usize = 100;
+  let (streams, mut errors) = connect_all(port, slow).await;
+  // The rest but the probes: open and quiet.
+  let (idle, e) = connect_all(port, conns.saturating_sub(slow + PROBES)).await;
+  errors += e;
+  let frame = client_frame(2, &vec![b's'; size]);
+  let sent = Rc::new(RefCell::new(0usize));
+  let mut tasks = Vec::new();
+  let mut held = Vec::new();
+  for s in streams {
+    let (rd, mut wr) = s.into_split();
+    held.push(rd);
+    let frame = frame.clone();
+    let sent = sent.clone();
+    tasks.push(tokio::task::spawn_local(async move {
+      // Their own writes block once the server stops reading them: bounded.
+      for _ in 0..msgs {
+        match tokio::time::timeout(Duration::from_secs(5), wr.write_all(&frame)).await {
+          Ok(Ok(())) => *sent.borrow_mut() += 1,
+          _ => break,
+        }
+      }
+      wr
+    }));
+  }
+  let mut writers = Vec::new();
+  for t in tasks {
+    if let Ok(w) = t.await {
+      writers.push(w);
+    }
+  }
+  println!("{{\"ready\":{},\"errors\":{},\"sent\":{}}}", writers.len(), errors, sent.borrow());
+  let deadline = Instant::now() + Duration::from_secs_f64(secs);
+  let (lat, failed) = latency_probe(port, PROBES.min(conns - slow), deadline).await;
+  drop(idle);
+  // Still open on the server's side: a write of a ping does not fail.
+  let mut open = 0;
+  for w in writers.iter_mut() {
+    if tokio::time::timeout(Duration::from_millis(50), w.write_all(&client_frame(9, b""))).await.is_ok_and(|r| r.is_ok()) {
+      open += 1;
+    }
+  }
+  drop(held);
+  format!(
+    "{{\"round_trips\":{},\"p50_us\":{},\"p99_us\":{},\"failed\":{},\"slow_open\":{}}}",
+    lat.len(),
+    percentile(&lat, 0.5),
+    percentile(&lat, 0.99),
+    failed,
+    open
+  )
+}
+
+/// COUNT sockets that send half an upgrade request and never the rest,
+/// and GOOD connections doing round trips meanwhile, for SECONDS: how many
+/// of the half-open ones the server has closed, and the others' latency.
+async fn halfopen(port: u16, count: usize, good: usize, secs: f64) -> String {
+  let start = Instant::now();
+  let reaped = Rc::new(RefCell::new((0usize, 0usize, 0u64)));
+  let mut tasks = Vec::new();
+  for i in 0..count {
+    let reaped = reaped.clone();
+    if i % 500 == 499 {
+      // Let the accept loop keep up (as a flood through a real network would).
+      tokio::task::yield_now().await;
+    }
+    tasks.push(tokio::task::spawn_local(async move {
+      let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        reaped.borrow_mut().2 += 1;
+        return;
+      };
+      let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n").await;
+      reaped.borrow_mut().0 += 1;
+      let mut b = [0u8; 256];
+      // The server closes it (EOF or reset) once handshakeTimeout passes.
+      if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs_f64(secs + 30.0), s.read(&mut b)).await {
+        reaped.borrow_mut().1 += 1;
+      }
+    }));
+  }
+  let opened_secs = start.elapsed().as_secs_f64();
+  let deadline = Instant::now() + Duration::from_secs_f64(secs);
+  let (lat, failed) = latency_probe(port, good, deadline).await;
+  for t in tasks {
+    let _ = t.await;
+  }
+  let r = reaped.borrow();
+  format!(
+    "{{\"half_open\":{},\"reaped\":{},\"connect_errors\":{},\"opened_secs\":{:.2},\"all_reaped_secs\":{:.2},\"round_trips\":{},\"p50_us\":{},\"p99_us\":{},\"failed\":{}}}",
+    r.0,
+    r.1,
+    r.2,
+    opened_secs,
+    start.elapsed().as_secs_f64(),
+    lat.len(),
+    percentile(&lat, 0.5),
+    percentile(&lat, 0.99),
+    failed
+  )
+}
+
+/// CONNS connections each send one text message as FRAGMENTS fragments of
+/// one byte, then read until the server's close frame: the close codes.
+async fn fragments(port: u16, conns: usize, frags: usize) -> String {
+  let (streams, errors) = connect_all(port, conns).await;
+  let codes = Rc::new(RefCell::new(std::collections::BTreeMap::<u16, usize>::new()));
+  let mut tasks = Vec::new();
+  for s in streams {
+    let codes = codes.clone();
+    tasks.push(tokio::task::spawn_local(async move {
+      let mut out = Vec::with_capacity(frags.min(100_000) * 7);
+      for i in 0..frags {
+        let (op, fin) = (if i == 0 { 1 } else { 0 }, i == frags - 1);
+        let mut f = client_frame(op, b"a");
+        if !fin {
+          f[0] &= 0x7f;
+        }
+        out.extend_from_slice(&f);
+      }
+      // The server may close before it has read it all: write beside the read.
+      let (mut rd, mut wr) = s.into_split();
+      let writer = tokio::task::spawn_local(async move {
+        let _ = wr.write_all(&out).await;
+        wr
+      });
+      let mut buf = vec![0u8; 4096];
+      let mut have = 0;
+      let code = loop {
+        let n = match tokio::time::timeout(Duration::from_secs(30), rd.read(&mut buf[have..])).await {
+          Ok(Ok(n)) if n > 0 => n,
+          _ => break 1006,
+        };
+        have += n;
+        let mut code = None;
+        let used = parse_frames(&buf[..have], |op, p| {
+          if op == 8 {
+            code = Some(if p.len() >= 2 { u16::from_be_bytes([p[0], p[1]]) } else { 1005 });
+          }
+        });
+        if let Some(c) = code {
+          break c;
+        }
+        buf.copy_within(used..have, 0);
+        have -= used;
+      };
+      writer.abort();
+      *codes.borrow_mut().entry(code).or_default() += 1;
+    }));
+  }
+  for t in tasks {
+    let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
+  }
+  let codes: Vec<String> = codes.borrow().iter().map(|(c, n)| format!("\"{c}\":{n}")).collect();
+  format!("{{\"codes\":{{{}}},\"errors\":{}}}", codes.join(","), errors)
+}
+
 fn main() {
   let args: Vec<String> = std::env::args().collect();
   let num = |i: usize| -> f64 { args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| usage()) };
@@ -576,6 +791,9 @@ fn main() {
       "idle" => idle(port, num(3) as usize, num(4)).await,
       "active" => active(port, num(3) as usize, num(4)).await,
       "soak" => soak(port, num(3) as usize, num(4), num(5)).await,
+      "slow" => slow(port, num(3) as usize, num(4) as usize, num(5) as usize, num(6) as usize, num(7)).await,
+      "halfopen" => halfopen(port, num(3) as usize, num(4) as usize, num(5)).await,
+      "fragments" => fragments(port, num(3) as usize, num(4) as usize).await,
       _ => usage(),
     }
   });
@@ -585,7 +803,8 @@ fn main() {
 fn usage() -> ! {
   eprintln!(
     "usage: loadgen echo PORT CONNS INFLIGHT SIZE SECONDS | broadcast PORT CONNS WINDOW SIZE SECONDS | \
-     handshakes PORT COUNT CONCURRENCY | idle|active PORT CONNS SECONDS | soak PORT CONNS RATE SECONDS"
+     handshakes PORT COUNT CONCURRENCY | idle|active PORT CONNS SECONDS | soak PORT CONNS RATE SECONDS | \
+     slow PORT CONNS SLOW MSGS SIZE SECONDS | halfopen PORT COUNT GOOD SECONDS | fragments PORT CONNS FRAGMENTS"
   );
   std::process::exit(2)
 }
