@@ -41,9 +41,14 @@ use mask::next_mask;
 /// nor breaks a lock for ever (`armTestPanic`): armed per thread, once.
 pub mod test_panic {
   use std::cell::Cell;
+  use std::sync::atomic::{AtomicBool, Ordering};
 
   pub const READ: u8 = 1;
   pub const SEND: u8 = 2;
+
+  /// Whether any thread ever armed one: until then a send or read looks at
+  /// this one static and not at its thread's local.
+  static EVER: AtomicBool = AtomicBool::new(false);
 
   thread_local! {
     static ARMED: Cell<u8> = const { Cell::new(0) };
@@ -51,12 +56,13 @@ pub mod test_panic {
 
   /// The next read (`READ`) or send (`SEND`) on this thread panics.
   pub fn arm(what: u8) {
+    EVER.store(true, Ordering::Relaxed);
     ARMED.with(|a| a.set(what));
   }
 
   #[inline]
   pub(crate) fn maybe(what: u8) {
-    if ARMED.with(|a| a.get()) == what {
+    if EVER.load(Ordering::Relaxed) && ARMED.with(|a| a.get()) == what {
       ARMED.with(|a| a.set(0));
       panic!("wsrs: a panic on purpose (armTestPanic), in a {}", if what == READ { "read" } else { "send" });
     }
