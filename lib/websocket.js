@@ -299,27 +299,13 @@ class WebSocket extends EventEmitter {
     this._firstFragment = fin;
 
     let result;
-    if (this._deflate && (options === undefined || options === null || options.compress !== false)) {
-      // permessage-deflate: Rust compresses it (past `threshold`).
-      let buf;
-      if (isString) buf = data === lastString ? lastEncoded : Buffer.from(data);
-      else buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
-      result = binding.sendCompressed(this._slot, buf, opcode, fin);
-    } else if (isString) {
-      // The same string sent to many sockets in a row (a broadcast loop) is
-      // encoded once.
-      if (data.length > 64) {
-        if (data !== lastString) {
-          lastString = data;
-          lastEncoded = Buffer.from(data);
-        }
-        result = binding.sendBuffer(this._slot, lastEncoded, opcode, fin);
-      } else {
-        result = binding.sendString(this._slot, data, opcode, fin);
-      }
-    } else {
-      const buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
-      result = binding.sendBuffer(this._slot, buf, opcode, fin);
+    try {
+      result = sendNative(this, data, isString, options, opcode, fin);
+    } catch (err) {
+      // Rust failed inside the send (a bug; it terminated the connection):
+      // end it here too, so that a socket Node keeps is destroyed as well.
+      this.terminate();
+      throw err;
     }
     this._afterSend(result, cb);
     if (this._idle !== null) this._idle._activity();
@@ -754,6 +740,35 @@ function queueSend(ws, data, isString, options, cb) {
     size = data.length;
   }
   queueOp(ws, opcode, data, fin, undefined, cb, size);
+}
+
+
+/**
+ * The native send for `ws.send(data, options)`: compressed, as a string, or
+ * as bytes. Returns what Rust did (SENT, NOT_OPEN, DROPPED, OVERFLOW).
+ */
+function sendNative(ws, data, isString, options, opcode, fin) {
+  if (ws._deflate && (options === undefined || options === null || options.compress !== false)) {
+    // permessage-deflate: Rust compresses it (past `threshold`).
+    let buf;
+    if (isString) buf = data === lastString ? lastEncoded : Buffer.from(data);
+    else buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+    return binding.sendCompressed(ws._slot, buf, opcode, fin);
+  }
+  if (isString) {
+    // The same string sent to many sockets in a row (a broadcast loop) is
+    // encoded once.
+    if (data.length > 64) {
+      if (data !== lastString) {
+        lastString = data;
+        lastEncoded = Buffer.from(data);
+      }
+      return binding.sendBuffer(ws._slot, lastEncoded, opcode, fin);
+    }
+    return binding.sendString(ws._slot, data, opcode, fin);
+  }
+  const buf = data === undefined || data === null ? EMPTY_BUFFER : toBuffer(data);
+  return binding.sendBuffer(ws._slot, buf, opcode, fin);
 }
 
 /** A close frame (`end`: the connection ends once it is written) behind a pending Blob. */

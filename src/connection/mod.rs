@@ -205,7 +205,7 @@ impl Conn {
   /// wakes the task if they changed (see `OutGuard`).
   ///
   /// A panic while the state was held (a bug) leaves it half changed: the
-  /// connection is then failed (terminated, 'close' with 1006), the lock
+  /// connection is then terminated ('close' with 1006), the lock
   /// cleared of its poison, and the other connections go on.
   fn lock(&self) -> OutGuard<'_> {
     let out = match self.out.lock() {
@@ -213,7 +213,7 @@ impl Conn {
       Err(poisoned) => {
         self.out.clear_poison();
         let mut out = poisoned.into_inner();
-        out.life.fail();
+        out.life.terminate();
         out
       }
     };
