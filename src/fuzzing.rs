@@ -1,7 +1,8 @@
 //! The fuzz targets' bodies (`fuzz/`, cargo-fuzz and libFuzzer), here so
 //! that the corpus replay test (`cargo test`, below) runs exactly what the
 //! fuzzer runs. Each takes arbitrary bytes, must never panic, and checks
-//! the invariants of what it drives. Not part of the JS API.
+//! the invariants of what it drives. Compiled for tests and with the
+//! `fuzzing` feature (which fuzz/ turns on), never into the addon.
 
 use crate::deflate::{Deflater, Inflater, Settings};
 use crate::frame::{Limits, Progress, Receiver, Sink};
@@ -219,10 +220,8 @@ pub fn topics(data: &[u8]) {
 #[cfg(native_sockets)]
 mod testing {
   use std::os::unix::net::UnixStream;
-  use std::time::Duration;
 
   use crate::connection::{Conn, ConnOptions};
-  use crate::frame::Limits;
   use crate::instance::Instance;
   use crate::registry::Registry;
   use crate::sys::Socket;
@@ -237,16 +236,7 @@ mod testing {
       // A stream socket either way: the Conn only reads and writes it.
       Socket::register(std::net::TcpStream::from(std::os::fd::OwnedFd::from(ours))).ok()?
     };
-    let opts = ConnOptions {
-      limits: Limits { max_payload: 0, max_fragments: 0, skip_utf8_validation: false, expect_masked: true },
-      auto_pong: true,
-      max_pending_auto_pongs: 0,
-      close_timeout: Duration::from_secs(1),
-      max_buffered: 0,
-      drop_when_full: false,
-      mask: false,
-    };
-    let conn = Conn::new(&Instance::detached(), opts, stream);
+    let conn = Conn::new(&Instance::detached(), ConnOptions::unlimited_server(), stream);
     Conn::open(&conn, slot, &[], reg.flush_list());
     reg.insert(slot, 0, conn, None);
     Some(theirs)

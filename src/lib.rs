@@ -36,7 +36,7 @@ pub mod connection;
 pub mod deflate;
 pub mod events;
 pub mod frame;
-#[doc(hidden)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod handshake;
 pub mod instance;

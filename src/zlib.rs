@@ -97,6 +97,12 @@ fn step(
   (used, produced, code)
 }
 
+/// The linked zlib's version ("1.3.1", ...).
+pub fn version() -> String {
+  // SAFETY: zlibVersion returns a static, NUL-terminated string.
+  unsafe { std::ffi::CStr::from_ptr(z::zlibVersion()) }.to_string_lossy().into_owned()
+}
+
 /// A C zlib compressor: raw DEFLATE (negative window bits).
 pub struct CDeflate(Box<z::z_stream>);
 
@@ -173,6 +179,12 @@ impl CInflate {
     let code =
       unsafe { z::inflateInit2_(&mut *s, -window_bits, z::zlibVersion(), std::mem::size_of::<z::z_stream>() as c_int) };
     (code == z::Z_OK).then_some(CInflate(s))
+  }
+
+  /// Forgets the stream: the next input starts a new one.
+  pub fn reset(&mut self) {
+    // SAFETY: an initialised stream.
+    unsafe { z::inflateReset(&mut *self.0) };
   }
 
   pub fn inflate(&mut self, input: &[u8], out: &mut [MaybeUninit<u8>]) -> Inflated {

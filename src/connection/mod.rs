@@ -89,6 +89,22 @@ pub struct ConnOptions {
   pub mask: bool,
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+impl ConnOptions {
+  /// A server's connection with no limits (unit tests and fuzz targets).
+  pub fn unlimited_server() -> ConnOptions {
+    ConnOptions {
+      limits: Limits { max_payload: 0, max_fragments: 0, skip_utf8_validation: false, expect_masked: true },
+      auto_pong: true,
+      max_pending_auto_pongs: 0,
+      close_timeout: Duration::from_secs(1),
+      max_buffered: 0,
+      drop_when_full: false,
+      mask: false,
+    }
+  }
+}
+
 /// What permessage-deflate negotiated for one connection (RFC 7692 §7.1),
 /// from our side: whether the peer keeps its compression context (so must
 /// our inflater, and within which window), whether we keep ours, how we

@@ -201,7 +201,6 @@ async fn drain_until_eof(dup: TcpStream) {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::frame::Limits;
 
   /// Every idle connection holds one of these futures: keep it small.
   #[test]
@@ -212,16 +211,7 @@ mod tests {
       let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
       let (s, _) = l.accept().unwrap();
       let stream = Socket::register(s).unwrap();
-      let opts = ConnOptions {
-        limits: Limits { max_payload: 0, max_fragments: 0, skip_utf8_validation: false, expect_masked: true },
-        auto_pong: true,
-        max_pending_auto_pongs: 0,
-        close_timeout: Duration::from_secs(1),
-        max_buffered: 0,
-        drop_when_full: false,
-        mask: false,
-      };
-      let conn = Conn::new(&Instance::detached(), opts, stream.clone());
+      let conn = Conn::new(&Instance::detached(), ConnOptions::unlimited_server(), stream.clone());
       let fut = run(conn.clone(), stream, |_| {});
       let size = std::mem::size_of_val(&fut);
       println!("connection task: {size} bytes; Conn: {} bytes", std::mem::size_of::<Conn>());

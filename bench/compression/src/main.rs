@@ -15,10 +15,8 @@
 //!
 //! `npm run bench:compression` (pinned to one core where taskset exists).
 
-use std::ffi::c_int;
 use std::time::{Duration, Instant};
 
-use libz_sys as z;
 
 fn json(size: usize) -> Vec<u8> {
   let mut s = String::from("{\"type\":\"message\",\"room\":\"lobby\",\"messages\":[");
@@ -92,110 +90,45 @@ fn zrs_inflate(i: &mut zlib_rs::Inflate, input: &[u8], out: &mut Vec<u8>, cap: u
   unsafe { out.set_len(n) };
 }
 
-// ---- C zlib ----
+// ---- C zlib, through wsrs's own wrapper (src/zlib.rs) ----
 
-unsafe extern "C" fn c_alloc(_: z::voidpf, items: z::uInt, size: z::uInt) -> z::voidpf {
-  // SAFETY: plain malloc, as zlib's default.
-  unsafe { libc::malloc(items as usize * size as usize) }
-}
-unsafe extern "C" fn c_free(_: z::voidpf, p: z::voidpf) {
-  // SAFETY: p came from c_alloc.
-  unsafe { libc::free(p) }
-}
-
-fn c_stream() -> Box<z::z_stream> {
-  Box::new(z::z_stream {
-    next_in: std::ptr::null_mut(),
-    avail_in: 0,
-    total_in: 0,
-    next_out: std::ptr::null_mut(),
-    avail_out: 0,
-    total_out: 0,
-    msg: std::ptr::null_mut(),
-    state: std::ptr::null_mut(),
-    zalloc: c_alloc,
-    zfree: c_free,
-    opaque: std::ptr::null_mut(),
-    data_type: 0,
-    adler: 0,
-    reserved: 0,
-  })
-}
-
-struct CDeflate(Box<z::z_stream>);
+struct CDeflate(wsrs::zlib::CDeflate);
 impl CDeflate {
   fn new(level: i32, bits: i32, mem: i32) -> CDeflate {
-    let mut s = c_stream();
-    // SAFETY: a fresh stream, boxed so it does not move.
-    let r = unsafe {
-      z::deflateInit2_(&mut *s, level, z::Z_DEFLATED, -bits, mem, z::Z_DEFAULT_STRATEGY, z::zlibVersion(), std::mem::size_of::<z::z_stream>() as c_int)
-    };
-    assert_eq!(r, z::Z_OK);
-    CDeflate(s)
+    CDeflate(wsrs::zlib::CDeflate::new(level, bits, mem, 0).expect("zlib takes these settings"))
   }
   fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.reserve(input.len() + 64);
-    let s = &mut *self.0;
-    s.next_in = input.as_ptr() as *mut u8;
-    s.avail_in = input.len() as u32;
-    s.next_out = out.as_mut_ptr();
-    s.avail_out = out.capacity() as u32;
-    // SAFETY: pointers to live buffers of the given sizes.
-    let r = unsafe { z::deflate(s, z::Z_SYNC_FLUSH) };
-    assert_eq!(r, z::Z_OK);
-    let n = out.capacity() - s.avail_out as usize;
+    let (used, n) = self.0.compress(input, out.spare_capacity_mut());
+    assert_eq!(used, input.len());
     // SAFETY: zlib wrote n bytes.
     unsafe { out.set_len(n) };
     out.truncate(n - 4);
   }
   fn reset(&mut self) {
-    // SAFETY: an initialised stream.
-    unsafe { z::deflateReset(&mut *self.0) };
-  }
-}
-impl Drop for CDeflate {
-  fn drop(&mut self) {
-    // SAFETY: an initialised stream, ended once.
-    unsafe { z::deflateEnd(&mut *self.0) };
+    self.0.reset();
   }
 }
 
-struct CInflate(Box<z::z_stream>);
+struct CInflate(wsrs::zlib::CInflate);
 impl CInflate {
   fn new(bits: i32) -> CInflate {
-    let mut s = c_stream();
-    // SAFETY: a fresh stream, boxed so it does not move.
-    let r = unsafe { z::inflateInit2_(&mut *s, -bits, z::zlibVersion(), std::mem::size_of::<z::z_stream>() as c_int) };
-    assert_eq!(r, z::Z_OK);
-    CInflate(s)
+    CInflate(wsrs::zlib::CInflate::new(bits).expect("zlib takes these settings"))
   }
   fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>, cap: usize) {
     out.clear();
     out.reserve(cap);
-    let s = &mut *self.0;
-    s.next_out = out.as_mut_ptr();
-    s.avail_out = out.capacity() as u32;
     for chunk in [input, &[0, 0, 0xff, 0xff][..]] {
-      s.next_in = chunk.as_ptr() as *mut u8;
-      s.avail_in = chunk.len() as u32;
-      // SAFETY: pointers to live buffers of the given sizes.
-      let r = unsafe { z::inflate(s, z::Z_SYNC_FLUSH) };
-      assert!(r == z::Z_OK || r == z::Z_BUF_ERROR, "inflate: {r}");
+      match self.0.inflate(chunk, out.spare_capacity_mut()) {
+        // SAFETY: zlib wrote n bytes after what is there.
+        wsrs::zlib::Inflated::Ok(_, n, _) => unsafe { out.set_len(out.len() + n) },
+        wsrs::zlib::Inflated::Err(m) => panic!("inflate: {m}"),
+      }
     }
-    let n = out.capacity() - s.avail_out as usize;
-    // SAFETY: zlib wrote n bytes.
-    unsafe { out.set_len(n) };
   }
   fn reset(&mut self) {
-    // SAFETY: an initialised stream.
-    unsafe { z::inflateReset(&mut *self.0) };
-  }
-}
-impl Drop for CInflate {
-  fn drop(&mut self) {
-    // SAFETY: an initialised stream, ended once.
-    unsafe { z::inflateEnd(&mut *self.0) };
+    self.0.reset();
   }
 }
 
@@ -239,8 +172,7 @@ fn main() {
       i.reset();
     });
     assert_eq!(back, msg);
-    // SAFETY: zlibVersion returns a static C string.
-    let version = unsafe { std::ffi::CStr::from_ptr(z::zlibVersion()) }.to_string_lossy().into_owned();
+    let version = wsrs::zlib::version();
     println!("| {label} | C zlib {version} | {compress:.0} | {inflate:.0} | {zlen} |");
 
     // libdeflate: a whole buffer, BFINAL set (RFC 7692 §7.2.3.4 allows it).
