@@ -12,10 +12,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** One instance of the addon (see the module's doc). */
 export declare class Native {
   /**
-   * A new instance; `on_wake` is called (with no arguments) whenever
-   * events are waiting, and then calls `drain()`.
+   * A new instance; `on_wake(batch)` is called with each batch of events
+   * (layout in `events.rs`).
    */
-  constructor(onWake: () => unknown)
+  constructor(onWake: (arg: Buffer) => unknown)
   /**
    * The instance's id among this environment's copies (what the
    * functions below take first).
@@ -121,8 +121,9 @@ export interface DeflateOptions {
 }
 
 /**
- * Takes every waiting event as one Buffer (layout in `events.rs`), or
- * `undefined` when there is none.
+ * The next batch of waiting events as one Buffer (layout in `events.rs`),
+ * or `undefined` when there is none. (Rust passes each batch to `onWake`
+ * itself; JS drains only when it resumes a batch a handler threw in.)
  */
 export declare function drain(id: number): Buffer | undefined
 

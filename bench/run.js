@@ -7,6 +7,8 @@
 //
 //   BENCH_REPS (default 3)  BENCH_SECS (default 3)  BENCH_ONLY=regex (scenario filter)
 //   BENCH_IMPLS=ws,uws,wsrs
+//   --readme: also writes the tables into README.md, between its
+//   `<!-- bench:begin -->` and `<!-- bench:end -->` markers (`npm run bench:readme`).
 
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
@@ -131,14 +133,20 @@ const scenarios = [
     ['echo 100 × 1 in flight (chat-like), 32 B', 100, 1, 32],
     ['echo 100 × 32 in flight, 32 B', 100, 32, 32],
     ['echo 10 × 32 in flight, 1 KiB', 10, 32, 1024],
-    ['echo 10 × 4 in flight, 64 KiB', 10, 4, 65536]
-  ].map(([name, conns, inflight, size]) => ({
+    ['echo 10 × 8 in flight, 16 KiB', 10, 8, 16384],
+    ['echo 10 × 4 in flight, 64 KiB', 10, 4, 65536],
+    ['echo 10 × 32 in flight, 1 KiB JSON, permessage-deflate (`true`: context takeover)', 10, 32, 1024, 'echo+z'],
+    ['echo 10 × 32 in flight, 1 KiB JSON, permessage-deflate without context takeover', 10, 32, 1024, 'echo+zs']
+  ].map(([name, conns, inflight, size, mode = 'echo']) => ({
     name,
     unit: 'msgs/s',
-    mode: 'echo',
+    mode,
+    latency: true,
     async run(server) {
-      const r = await loadgen(['echo', server.port, conns, inflight, size, SECS]);
-      return { value: r.msgs_per_sec, extra: `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs` };
+      const deflate = mode.includes('+z');
+      const r = await loadgen(['echo', server.port, conns, inflight, size, SECS], null, deflate);
+      if (deflate && !r.compressed) throw new Error(`${name}: nothing arrived compressed`);
+      return { value: r.msgs_per_sec, p50: r.p50_us, p99: r.p99_us };
     }
   })),
   broadcastRow('broadcast to 1 000 via clients.forEach, 32 B', 'broadcast'),
@@ -236,8 +244,16 @@ async function main() {
       stdio: 'inherit'
     });
   }
-  console.log(`# wsrs benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, node ${process.version}`);
-  console.log(`# servers pinned to CPU 0, load generator to CPU 1${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}; median of ${REPS}; ${SECS} s per run\n`);
+  const out = [];
+  const print = (line) => {
+    out.push(line);
+    console.log(line);
+  };
+  print(
+    `Run of ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0].model.trim()}, ` +
+      `${os.type()} ${os.release()}, Node ${process.version}: servers pinned to CPU 0, load generator to CPU 1` +
+      `${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}; median of ${REPS} runs of ${SECS} s (memory rows: one run).\n`
+  );
 
   const rows = [];
   for (const sc of scenarios) {
@@ -245,34 +261,49 @@ async function main() {
     const results = {};
     for (const impl of IMPLS) {
       if (sc.impls && !sc.impls.includes(impl)) continue;
-      const values = [];
+      const runs = [];
       let extra = '';
       for (let rep = 0; rep < (sc.reps || REPS); rep++) {
         const server = await startServer(impl, sc.mode);
         try {
           const r = await sc.run(server);
-          values.push(r.value);
+          runs.push(r);
           if (r.extra) extra = r.extra;
         } finally {
           await stopServer(server);
         }
       }
-      results[impl] = { value: median(values), extra };
-      process.stderr.write(`  ${sc.name} / ${NAMES[impl]}: ${fmt(results[impl].value)} ${sc.unit} ${extra}\n`);
+      // The median run by throughput, with its own latencies.
+      const mid = runs.map((r) => r.value).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+      const r = runs.find((x) => x.value === mid);
+      if (sc.latency) extra = `p50 ${r.p50} µs, p99 ${r.p99} µs`;
+      results[impl] = { value: mid, extra, p50: r.p50, p99: r.p99 };
+      process.stderr.write(`  ${sc.name} / ${NAMES[impl]}: ${fmt(mid)} ${sc.unit} ${extra}\n`);
     }
     rows.push({ sc, results });
   }
 
   const ratio = (a, b, lower) => (a && b ? (lower ? b / a : a / b).toFixed(2) + '×' : '–');
-  console.log('| scenario | ws | uWS.js | wsrs | wsrs vs ws | wsrs vs uWS.js |');
-  console.log('|---|---|---|---|---|---|');
+  print('| scenario | ws | uWS.js | wsrs | wsrs vs ws | wsrs vs uWS.js |');
+  print('|---|---|---|---|---|---|');
   for (const { sc, results } of rows) {
     const v = (i) => (results[i] ? `${fmt(results[i].value)}` : 'n/a');
     const w = results.wsrs && results.wsrs.value;
-    console.log(
-      `| ${sc.name} (${sc.unit}) | ${v('ws')} | ${v('uws')} | ${v('wsrs')}${results.wsrs && results.wsrs.extra ? ` (${results.wsrs.extra})` : ''} | ` +
+    const note = results.wsrs && results.wsrs.extra && !sc.latency ? ` (${results.wsrs.extra})` : '';
+    print(
+      `| ${sc.name} (${sc.unit}) | ${v('ws')} | ${v('uws')} | ${v('wsrs')}${note} | ` +
         `${ratio(w, results.ws && results.ws.value, sc.lowerIsBetter)} | ${ratio(w, results.uws && results.uws.value, sc.lowerIsBetter)} |`
     );
+  }
+  const latencyRows = rows.filter(({ sc }) => sc.latency);
+  if (latencyRows.length) {
+    print('\nRound-trip latency of the echo rows, p50 / p99 in µs, from the median run (lower is better):\n');
+    print('| scenario | ws | uWS.js | wsrs |');
+    print('|---|---|---|---|');
+    for (const { sc, results } of latencyRows) {
+      const l = (i) => (results[i] ? `${results[i].p50} / ${results[i].p99}` : 'n/a');
+      print(`| ${sc.name} | ${l('ws')} | ${l('uws')} | ${l('wsrs')} |`);
+    }
   }
 
   const threadRows = [];
@@ -287,16 +318,30 @@ async function main() {
   }
   if (threadRows.length) {
     const cpus = process.env.BENCH_THREADS_CPUS || '0';
-    console.log(`\nwsrs, one server against 2 worker threads sharing the port (reusePort), servers on CPU ${cpus}:\n`);
-    console.log('| scenario | 1 server | 2 workers | 2 vs 1 | server CPU µs per message, 1 server | 2 workers |');
-    console.log('|---|---|---|---|---|---|');
+    print(`\nwsrs, one server against 2 worker threads sharing the port (reusePort), servers on CPU ${cpus}:\n`);
+    print('| scenario | 1 server | 2 workers | 2 vs 1 | server CPU µs per message, 1 server | 2 workers |');
+    print('|---|---|---|---|---|---|');
     for (const { sc, one, two } of threadRows) {
-      console.log(
+      print(
         `| ${sc.name} (${sc.unit}) | ${fmt(one.value)} | ${fmt(two.value)} | ${(two.value / one.value).toFixed(2)}× | ` +
           `${one.cpuUs.toFixed(2)} | ${two.cpuUs.toFixed(2)} |`
       );
     }
   }
+  if (process.argv.includes('--readme')) writeReadme(out.join('\n'));
+}
+
+/** Replaces the README's generated benchmark block with this run's tables. */
+function writeReadme(text) {
+  const file = path.join(ROOT, 'README.md');
+  const readme = fs.readFileSync(file, 'utf8');
+  const begin = '<!-- bench:begin (npm run bench:readme writes this block) -->';
+  const end = '<!-- bench:end -->';
+  const a = readme.indexOf(begin);
+  const b = readme.indexOf(end);
+  if (a === -1 || b < a) throw new Error(`README.md has no ${begin} … ${end} block`);
+  fs.writeFileSync(file, readme.slice(0, a + begin.length) + '\n' + text + '\n' + readme.slice(b));
+  console.error('README.md: benchmark tables written');
 }
 
 main().catch((err) => {

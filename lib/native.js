@@ -7,9 +7,9 @@
 // with its own connections, servers and event batch: nothing it does reaches
 // another copy.
 //
-// Rust appends events from this instance's connections to one batch and
-// wakes this thread once; `onWake` drains the whole batch as one Buffer and routes each
-// event to its socket or server. Sends are queued in Rust synchronously and
+// Rust reads this instance's sockets into one batch of events and calls
+// `onWake(batch)` with it, one Buffer, which routes each event to its
+// socket or server. Sends are queued in Rust synchronously and
 // written by `flush` once per JS turn, one write per connection (a large
 // fan-out in slices over a few turns).
 
@@ -168,18 +168,27 @@ let resumeScheduled = false;
 /** Where the last failed dispatch stopped, to detect one that cannot progress. */
 let failedAt = null;
 
-function onWake() {
+// `batch` is Rust's (undefined when resuming after a throw: then the rest
+// of the batch, and what else waits, are taken with `drain`).
+function onWake(batch) {
   resumeScheduled = false;
   let done = false;
   try {
-    for (;;) {
-      if (current === null) {
-        const batch = binding.drain();
-        if (batch === undefined) break;
-        current = open(batch);
-      }
+    if (batch !== undefined) {
+      // Rust delivers only between batches: nothing is left from before.
+      current = open(batch);
       dispatch(current);
       current = null;
+    } else {
+      for (;;) {
+        if (current === null) {
+          const next = binding.drain();
+          if (next === undefined) break;
+          current = open(next);
+        }
+        dispatch(current);
+        current = null;
+      }
     }
     done = true;
   } finally {
@@ -194,7 +203,7 @@ function onWake() {
       failedAt = current === null ? null : { cursor: current, i: current.i };
       if (!resumeScheduled) {
         resumeScheduled = true;
-        setImmediate(onWake);
+        setImmediate(resume);
       }
       // What was sent before the throw goes out now, as it would with ws
       // (whose writes are immediate), even if the process is about to die.
@@ -205,11 +214,17 @@ function onWake() {
   flush();
 }
 
+function resume() {
+  onWake(undefined);
+}
+
+// [payloads][pad][count × 4 u32 descriptors][u32 count] (src/events.rs).
 function open(batch) {
   const ab = batch.buffer;
   const base = batch.byteOffset;
-  const count = new Uint32Array(ab, base, 1)[0];
-  return { ab, meta: new Uint32Array(ab, base, 1 + count * 4), i: 1, off: base + 4 + count * 16 };
+  const end = base + batch.length;
+  const count = new Uint32Array(ab, end - 4, 1)[0];
+  return { ab, meta: new Uint32Array(ab, end - 4 - count * 16, count * 4), i: 0, off: base };
 }
 
 function dispatch(cursor) {

@@ -238,10 +238,10 @@ fn torn_down() -> Error {
 
 #[napi]
 impl Native {
-  /// A new instance; `on_wake` is called (with no arguments) whenever
-  /// events are waiting, and then calls `drain()`.
+  /// A new instance; `on_wake(batch)` is called with each batch of events
+  /// (layout in `events.rs`).
   #[napi(constructor, catch_unwind)]
-  pub fn new(env: Env, on_wake: Function<(), Unknown<'static>>) -> Result<Native> {
+  pub fn new(env: Env, on_wake: Function<Buffer, Unknown<'static>>) -> Result<Native> {
     // SAFETY: a constructor runs on the JS thread of `env`.
     let js = unsafe { JsThread::start(env.raw(), on_wake.raw()) }.map_err(Error::from_reason)?;
     Ok(Native { js })
@@ -279,22 +279,17 @@ pub fn set_ref(env: Env, id: u32, on: bool) -> Result<()> {
   Ok(())
 }
 
-/// Takes every waiting event as one Buffer (layout in `events.rs`), or
-/// `undefined` when there is none.
+/// The next batch of waiting events as one Buffer (layout in `events.rs`),
+/// or `undefined` when there is none. (Rust passes each batch to `onWake`
+/// itself; JS drains only when it resumes a batch a handler threw in.)
 #[napi(ts_return_type = "Buffer | undefined", catch_unwind)]
 pub fn drain(env: Env, id: u32) -> Result<RawValue> {
   let js = copy(&env, id)?;
-  let mut spare = js.spare.borrow_mut();
-  js.inst.events.take(&mut spare);
-  if spare.is_empty() {
-    return Ok(js_buffers::undefined(&env));
-  }
-  let value = js_buffers::batch(&env, &spare)?;
-  if !spare.owned.is_empty() {
-    js.owned.borrow_mut().extend(spare.owned.drain(..));
-  }
-  spare.clear();
-  Ok(value)
+  // SAFETY: napi-rs calls this on the JS thread, inside its handle scope.
+  Ok(match unsafe { js.next_batch(env.raw()) } {
+    Some(v) => RawValue::from_raw(v),
+    None => js_buffers::undefined(&env),
+  })
 }
 
 /// The buffer of the next event flagged as owned (a large message), handed
@@ -357,6 +352,7 @@ pub fn bridge_kick(env: Env, id: u32, slot: u32) -> Result<()> {
 #[napi(catch_unwind)]
 pub fn bridge_feed(env: Env, id: u32, slot: u32, data: BufferSlice) -> Result<bool> {
   let mut bytes = data.to_vec();
+  // JS dispatches what it produced at once (`drain`).
   Ok(copy(&env, id)?.registry.borrow_mut().feed(slot, &mut bytes))
 }
 
@@ -447,6 +443,8 @@ pub fn accept(
   };
   Server::accepted(&js.inst, server_id, &conn);
   reg.insert_native(slot, server_id, conn, leftover, deflate.map(|d| d.native()));
+  drop(reg);
+  js.read_by_js();
   Ok(true)
 }
 
@@ -471,6 +469,8 @@ pub fn adopt(
   let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
   reg.insert_native(slot, server_id, conn, preread.to_vec(), deflate.map(|d| d.native()));
+  drop(reg);
+  js.read_by_js();
   Ok(())
 }
 
@@ -745,6 +745,8 @@ pub fn client_adopt(
   let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
     .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
   reg.insert_native(slot, 0, conn, preread.to_vec(), deflate.map(|d| d.native()));
+  drop(reg);
+  js.read_by_js();
   Ok(())
 }
 

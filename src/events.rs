@@ -1,20 +1,29 @@
 //! The event queue: how events from every connection reach JavaScript.
 //!
-//! Each instance (one per napi environment and copy of the module) has one
-//! event queue. Readers append events to its batch (payload bytes and a small
-//! fixed-size descriptor per event). On the JS thread, the reactor reads every
-//! ready socket and then calls JS once; from the I/O thread (upgrades, closes,
-//! drains), the first event into an empty batch wakes the instance's JS
-//! thread through its one threadsafe function. Either way JS drains the whole batch with one
-//! call, which hands it over as a single `Buffer`:
+//! Each instance (one per napi environment and copy of the module) has two
+//! batches of events (payload bytes and a small fixed-size descriptor per
+//! event):
+//!
+//! - the JS thread's own (`Registry::events`), with no lock: the reactor
+//!   reads every ready socket into it, then calls JS once, passing the
+//!   batch itself;
+//! - the I/O thread's (`EventQueue`: upgrades, closes, drains), behind a
+//!   lock; the first event into it wakes the instance's JS thread through
+//!   its one threadsafe function.
+//!
+//! A delivery takes the JS thread's batch first, then the I/O thread's
+//! (a connection's CLOSED, the last event for it, is the I/O thread's and
+//! comes after anything read from it), as one Buffer:
 //!
 //! ```text
-//! [u32 count][count x (u32 kind|flags, u32 id, u32 len, u32 extra)][payloads...]
+//! [payloads...][pad to 4][count x (u32 kind|flags, u32 id, u32 len, u32 extra)][u32 count]
 //! ```
 //!
 //! Payloads follow each other in event order, so JS hands messages out as
-//! `subarray` views of that one Buffer: one allocation and one copy per batch,
-//! not per message.
+//! `subarray` views of that one Buffer. A large batch becomes that Buffer
+//! as it is (its memory returns to the pool when V8 frees it): one copy
+//! per message, from the read buffer into the batch. A small one is copied
+//! into a new Buffer, and its memory kept for the next batch.
 
 use crate::sync::Lock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +68,14 @@ pub struct Batch {
   pub owned: Vec<Vec<u8>>,
 }
 
+/// Where a batch was, to take back what was pushed after it (`Batch::truncate`).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+  data: usize,
+  meta: usize,
+  owned: usize,
+}
+
 impl Batch {
   pub fn is_empty(&self) -> bool {
     self.meta.is_empty()
@@ -68,21 +85,41 @@ impl Batch {
     self.meta.len() / 4
   }
 
-  /// Bytes the JS buffer for this batch needs.
-  pub fn encoded_len(&self) -> usize {
-    4 + self.meta.len() * 4 + self.data.len()
+  pub fn push(&mut self, kind: u32, id: u32, extra: u32, payload: &[u8]) {
+    self.data.extend_from_slice(payload);
+    self.meta.extend_from_slice(&[kind, id, payload.len() as u32, extra]);
   }
 
-  /// Writes the batch in the layout described above; `out` has `encoded_len()` bytes.
-  pub fn encode_into(&self, out: &mut [u8]) {
-    let n = self.count() as u32;
-    out[..4].copy_from_slice(&n.to_ne_bytes());
-    let mut at = 4;
-    for w in &self.meta {
-      out[at..at + 4].copy_from_slice(&w.to_ne_bytes());
-      at += 4;
+  /// Appends an event whose payload is `buf[offset..offset + len]`, handing
+  /// `buf` itself to JS (no copy).
+  pub fn push_owned(&mut self, kind: u32, id: u32, buf: Vec<u8>, offset: usize, len: usize) {
+    self.meta.extend_from_slice(&[kind | FLAG_OWNED, id, len as u32, offset as u32]);
+    self.owned.push(buf);
+  }
+
+  pub fn mark(&self) -> Mark {
+    Mark { data: self.data.len(), meta: self.meta.len(), owned: self.owned.len() }
+  }
+
+  /// Takes back every event pushed since `mark`.
+  pub fn truncate(&mut self, mark: Mark) {
+    self.data.truncate(mark.data);
+    self.meta.truncate(mark.meta);
+    for buf in self.owned.drain(mark.owned..) {
+      crate::pool::give(buf);
     }
-    out[at..at + self.data.len()].copy_from_slice(&self.data);
+  }
+
+  /// Writes the descriptors and the count after the payloads (the layout
+  /// above): `data` is then what JS gets.
+  pub fn seal(&mut self) {
+    let pad = (4 - self.data.len() % 4) % 4;
+    self.data.reserve(pad + self.meta.len() * 4 + 4);
+    self.data.extend_from_slice(&[0u8; 3][..pad]);
+    for w in &self.meta {
+      self.data.extend_from_slice(&w.to_ne_bytes());
+    }
+    self.data.extend_from_slice(&(self.count() as u32).to_ne_bytes());
   }
 
   /// Moves `other`'s events after this batch's.
@@ -97,7 +134,9 @@ impl Batch {
   pub fn clear(&mut self) {
     self.data.clear();
     self.meta.clear();
-    self.owned.clear();
+    for buf in self.owned.drain(..) {
+      crate::pool::give(buf);
+    }
     // Do not keep a huge buffer around after a burst.
     if self.data.capacity() > (4 << 20) {
       self.data = Vec::new();
@@ -157,18 +196,21 @@ impl EventQueue {
   /// lock (a swap when JS has drained everything) and wakes the JS thread.
   pub fn writer(&self) -> Writer<'_> {
     let staging = STAGING.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    Writer { staging, queue: self, wake: true }
+    Writer { staging, queue: self }
   }
 
-  /// Like `events`, but publishing does not wake JS: for the JS thread's own
-  /// reactor, which calls JS itself once everything ready is read.
-  pub fn writer_quiet(&self) -> Writer<'_> {
-    let mut e = self.writer();
-    e.wake = false;
-    e
+  /// Whether the I/O thread has queued events since the last `take`.
+  pub fn pending(&self) -> bool {
+    self.scheduled.load(Ordering::Acquire)
   }
 
-  fn publish(&self, staging: &mut Batch, wake: bool) {
+  /// Wakes the JS thread to deliver (the JS thread's own batch got events
+  /// outside a delivery).
+  pub fn wake(&self) {
+    self.commit();
+  }
+
+  fn publish(&self, staging: &mut Batch) {
     if self.closed.load(Ordering::Acquire) {
       for buf in staging.owned.drain(..) {
         crate::pool::give(buf);
@@ -183,9 +225,7 @@ impl EventQueue {
         shared.append(staging);
       }
     }
-    if wake {
-      self.commit();
-    }
+    self.commit();
   }
 
   /// JS thread: swaps the pending batch with `spare` (which must be empty).
@@ -209,33 +249,16 @@ thread_local! {
   static STAGING: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::default());
 }
 
+/// Events from the I/O thread: staged with no lock held, published (and
+/// the JS thread woken) when the writer is dropped.
 pub struct Writer<'a> {
   staging: Batch,
   queue: &'a EventQueue,
-  wake: bool,
 }
 
 impl Writer<'_> {
   pub fn push(&mut self, kind: u32, id: u32, extra: u32, payload: &[u8]) {
-    let b = &mut self.staging;
-    b.data.extend_from_slice(payload);
-    b.meta.extend_from_slice(&[kind, id, payload.len() as u32, extra]);
-  }
-
-  /// Appends an event whose payload is `buf[offset..offset + len]`, handing
-  /// `buf` itself to JS (no copy).
-  pub fn push_owned(&mut self, kind: u32, id: u32, buf: Vec<u8>, offset: usize, len: usize) {
-    let b = &mut self.staging;
-    b.meta.extend_from_slice(&[kind | FLAG_OWNED, id, len as u32, offset as u32]);
-    b.owned.push(buf);
-  }
-
-  /// Drops what was staged instead of publishing it.
-  pub fn discard(mut self) {
-    for buf in self.staging.owned.drain(..) {
-      crate::pool::give(buf);
-    }
-    self.staging.clear();
+    self.staging.push(kind, id, extra, payload);
   }
 }
 
@@ -243,7 +266,7 @@ impl Drop for Writer<'_> {
   fn drop(&mut self) {
     let mut staging = std::mem::take(&mut self.staging);
     if !staging.is_empty() {
-      self.queue.publish(&mut staging, self.wake);
+      self.queue.publish(&mut staging);
       staging.clear();
     }
     // Give the (empty) staging buffers back for the next read.
@@ -260,33 +283,44 @@ impl Drop for Writer<'_> {
 mod tests {
   use super::*;
 
-  #[test]
-  fn batch_layout() {
-    let mut b = Batch::default();
-    b.meta.extend_from_slice(&[kind::MESSAGE | FLAG_BINARY, 7, 3, 0, kind::CLOSED, 7, 0, 1006]);
-    b.data.extend_from_slice(b"abc");
-    let mut out = vec![0u8; b.encoded_len()];
-    b.encode_into(&mut out);
-    assert_eq!(out.len(), 4 + 32 + 3);
-    assert_eq!(u32::from_ne_bytes(out[0..4].try_into().unwrap()), 2);
-    assert_eq!(u32::from_ne_bytes(out[4..8].try_into().unwrap()), kind::MESSAGE | FLAG_BINARY);
-    assert_eq!(u32::from_ne_bytes(out[32..36].try_into().unwrap()), 1006);
-    assert_eq!(&out[36..], b"abc");
+  fn word(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
   }
 
   #[test]
-  fn owned_payloads_stay_out_of_the_batch() {
-    let br = EventQueue::new();
-    {
-      let mut ev = br.writer();
-      ev.push(kind::PING, 1, 0, b"x");
-      ev.push_owned(kind::MESSAGE, 1, b"..big".to_vec(), 2, 3);
-    }
+  fn sealed_layout() {
+    let mut b = Batch::default();
+    b.push(kind::MESSAGE | FLAG_BINARY, 7, 0, b"abc");
+    b.push(kind::CLOSED, 7, 1006, b"");
+    b.seal();
+    let out = &b.data;
+    // 3 payload bytes, 1 of padding, 2 descriptors, the count.
+    assert_eq!(out.len(), 4 + 32 + 4);
+    assert_eq!(&out[..3], b"abc");
+    assert_eq!(word(out, out.len() - 4), 2);
+    assert_eq!(word(out, 4), kind::MESSAGE | FLAG_BINARY);
+    assert_eq!(word(out, 4 + 16 + 12), 1006);
+  }
+
+  #[test]
+  fn truncate_takes_back_what_followed_the_mark() {
+    let mut b = Batch::default();
+    b.push(kind::PING, 1, 0, b"x");
+    let m = b.mark();
+    b.push(kind::MESSAGE, 1, 0, b"later");
+    b.push_owned(kind::MESSAGE, 1, vec![0; 10], 0, 10);
+    b.truncate(m);
+    assert_eq!((b.count(), b.data.as_slice(), b.owned.len()), (1, &b"x"[..], 0));
+  }
+
+  #[test]
+  fn the_io_threads_events_wait_in_the_queue() {
+    let q = EventQueue::new();
+    q.writer().push(kind::DRAIN, 3, 0, b"");
+    assert!(q.pending());
     let mut spare = Batch::default();
-    br.take(&mut spare);
-    assert_eq!(spare.count(), 2);
-    assert_eq!(spare.data, b"x");
-    assert_eq!(spare.meta[4..], [kind::MESSAGE | FLAG_OWNED, 1, 3, 2]);
-    assert_eq!(spare.owned, vec![b"..big".to_vec()]);
+    q.take(&mut spare);
+    assert!(!q.pending());
+    assert_eq!(spare.meta, [kind::DRAIN, 3, 0, 0]);
   }
 }

@@ -1,6 +1,6 @@
-//! The Buffers JS gets from Rust: one per batch of events (one allocation,
-//! one copy), and the buffer of a large message handed over without a copy
-//! (an external buffer whose memory returns to the pool when V8 frees it).
+//! The Buffers JS gets from Rust: a batch of events, and a large message,
+//! each handed over without a copy (an external buffer whose memory
+//! returns to the pool when V8 frees it), or copied where small.
 
 use std::ffi::c_void;
 use std::ptr;
@@ -8,11 +8,20 @@ use std::ptr;
 use napi::bindgen_prelude::*;
 use napi::sys;
 
-use crate::events::Batch;
 use crate::pool;
 
 /// A JS value made here, returned to napi-rs as is.
 pub struct RawValue(sys::napi_value);
+
+impl RawValue {
+  pub fn raw(&self) -> sys::napi_value {
+    self.0
+  }
+
+  pub fn from_raw(v: sys::napi_value) -> RawValue {
+    RawValue(v)
+  }
+}
 
 impl ToNapiValue for RawValue {
   unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
@@ -37,19 +46,15 @@ pub fn undefined(env: &Env) -> RawValue {
   RawValue(value)
 }
 
-/// The batch encoded into one new Buffer (layout in `events.rs`).
-pub fn batch(env: &Env, batch: &Batch) -> Result<RawValue> {
-  let len = batch.encoded_len();
-  let (mut data, mut value) = (ptr::null_mut(), ptr::null_mut());
-  // SAFETY: a napi call on the JS thread of `env`, with out-pointers to locals.
-  let status = unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) };
-  if status != sys::Status::napi_ok || (data.is_null() && len > 0) {
+/// A new Buffer with a copy of `data`.
+pub fn copy(env: &Env, data: &[u8]) -> Result<RawValue> {
+  let mut value = ptr::null_mut();
+  // SAFETY: a napi call on the JS thread of `env`; it copies `data.len()` bytes from `data`.
+  let status =
+    unsafe { sys::napi_create_buffer_copy(env.raw(), data.len(), data.as_ptr().cast(), ptr::null_mut(), &mut value) };
+  if status != sys::Status::napi_ok {
     return Err(Error::from_reason("cannot allocate the event buffer"));
   }
-  // SAFETY: napi_create_buffer gave `len` writable bytes at `data`, which
-  // nothing else uses until the Buffer is returned to JS.
-  let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) };
-  batch.encode_into(out);
   Ok(RawValue(value))
 }
 

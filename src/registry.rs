@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::connection::{BridgeWrite, Conn, Deflate, FlushList, Reader, Sent, SharedFrames};
+use crate::events::Batch;
 use crate::frame;
 
 struct Entry {
@@ -27,6 +28,9 @@ pub struct Registry {
   topics: HashMap<Arc<str>, BTreeSet<u32>>,
   /// Connections with writes queued this turn.
   flush: FlushList,
+  /// What this thread read and parsed since the last delivery to JS
+  /// (`events.rs`): no lock, since only this thread touches it.
+  pub events: Batch,
 }
 
 impl Registry {
@@ -35,7 +39,7 @@ impl Registry {
   pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>, deflate: Option<Deflate>) {
     self.insert(slot, server, conn, deflate);
     if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-      e.reader.start(&e.conn, preread);
+      e.reader.start(&e.conn, preread, &mut self.events);
     }
   }
 
@@ -59,22 +63,25 @@ impl Registry {
 
   /// Parses bytes read by JS for a bridged connection.
   pub fn feed(&mut self, slot: u32, bytes: &mut [u8]) -> bool {
-    self.read_guarded(slot, |e, flush| e.reader.feed(&e.conn, bytes, flush))
+    self.read_guarded(slot, |e, flush, events| e.reader.feed(&e.conn, bytes, flush, events))
   }
 
   /// Runs a read of `slot`. A panic in it (a bug) must neither unwind into
   /// libuv or JS (libuv would abort Node) nor leave the connection half
   /// read: it is terminated ('close' with 1006), and the others go on.
-  fn read_guarded(&mut self, slot: u32, read: impl FnOnce(&mut Entry, &mut FlushList)) -> bool {
+  fn read_guarded(&mut self, slot: u32, read: impl FnOnce(&mut Entry, &mut FlushList, &mut Batch)) -> bool {
     let Some(Some(e)) = self.slots.get_mut(slot as usize) else {
       return false;
     };
-    let flush = &mut self.flush;
+    let (flush, events) = (&mut self.flush, &mut self.events);
+    let mark = events.mark();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
       crate::connection::test_panic::maybe(crate::connection::test_panic::READ);
-      read(e, flush)
+      read(e, flush, events)
     }));
     if r.is_err() {
+      // What the failed read queued may be half an event: not for JS.
+      events.truncate(mark);
       eprintln!("wsrs: internal error while reading connection {slot}; it is terminated");
       e.conn.terminate();
       e.conn.kick(flush);
@@ -91,7 +98,7 @@ impl Registry {
 
   /// The reactor found the socket of `slot` readable.
   pub fn on_readable(&mut self, slot: u32, hup: bool) {
-    self.read_guarded(slot, |e, flush| e.reader.on_readable(&e.conn, hup, flush));
+    self.read_guarded(slot, |e, flush, events| e.reader.on_readable(&e.conn, hup, flush, events));
   }
 
   /// `pause()` / `resume()`: stops or restarts reading.

@@ -260,11 +260,12 @@ async fn echo(port: u16, conns: usize, inflight: usize, size: usize, secs: f64) 
   let mut st = stats.borrow_mut();
   st.latencies_us.sort_unstable();
   format!(
-    "{{\"msgs_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"errors\":{}}}",
+    "{{\"msgs_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"errors\":{},\"compressed\":{}}}",
     st.count as f64 / elapsed,
     percentile(&st.latencies_us, 0.5),
     percentile(&st.latencies_us, 0.99),
-    st.errors
+    st.errors,
+    COMPRESSED.with(|c| c.get())
   )
 }
 

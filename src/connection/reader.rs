@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::out::OutGuard;
 use super::{clock, Conn, FlushList};
-use crate::events::{self, kind, FLAG_BINARY, FLAG_RANGE_ERROR};
+use crate::events::{kind, Batch, FLAG_BINARY, FLAG_RANGE_ERROR};
 use crate::frame::{self, Progress, Receiver, Sink};
 use crate::pool;
 
@@ -25,10 +25,10 @@ thread_local! {
 /// so a pong never waits behind replies to later messages. The close frame
 /// and protocol faults are answered by JS (`close` / `fail`), after the
 /// messages before them, exactly in ws's order.
-struct ConnSink<'a, 'b> {
+struct ConnSink<'a> {
   conn: &'a Conn,
   slot: u32,
-  events: &'a mut events::Writer<'b>,
+  events: &'a mut Batch,
   close: Option<(u16, Vec<u8>)>,
   /// Too many pongs queued to a peer that does not read: terminate.
   flooded: bool,
@@ -42,7 +42,7 @@ struct ConnSink<'a, 'b> {
 /// Messages this large are handed to JS in a buffer of their own.
 const OWN_MIN: usize = pool::MIN;
 
-impl Sink for ConnSink<'_, '_> {
+impl Sink for ConnSink<'_> {
   fn message(&mut self, binary: bool, payload: &[u8], at: Option<usize>) -> bool {
     let k = kind::MESSAGE | if binary { FLAG_BINARY } else { 0 };
     if payload.len() >= OWN_MIN {
@@ -126,11 +126,11 @@ impl Reader {
   /// Starts reading a connection that has a socket of its own (JS thread):
   /// `preread` (bytes already received after the handshake) is parsed
   /// first, then the reactor watches the socket.
-  pub fn start(&mut self, conn: &Arc<Conn>, mut preread: Vec<u8>) {
+  pub fn start(&mut self, conn: &Arc<Conn>, mut preread: Vec<u8>, events: &mut Batch) {
     if !preread.is_empty() {
-      let mut events = conn.inst.events.writer();
-      self.process(conn, Some(&mut preread), &mut events);
-      deliver_if_connected(conn, events);
+      let mark = events.mark();
+      self.process(conn, Some(&mut preread), events);
+      keep_if_connected(conn, events, mark);
     }
     self.watch(conn, true);
   }
@@ -160,27 +160,27 @@ impl Reader {
 
   /// Parses bytes JS read from a bridged connection's socket. What parsing
   /// wrote (pongs) is returned to JS by the next flush.
-  pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8], list: &mut FlushList) {
-    let mut events = conn.inst.events.writer();
-    self.process(conn, Some(bytes), &mut events);
-    drop(events);
-    let mut out = conn.lock();
+  pub fn feed(&mut self, conn: &Arc<Conn>, bytes: &mut [u8], list: &mut FlushList, events: &mut Batch) {
+    let mark = events.mark();
+    self.process(conn, Some(bytes), events);
+    let mut out = keep_if_connected(conn, events, mark);
     if !out.js_out.is_empty() || out.js_end || !out.buf.is_empty() {
       conn.mark_dirty(&mut out, list);
     }
   }
 
   /// The reactor found the socket readable (JS thread): reads what it has
-  /// and parses it (with `hup`, up to the end of the stream). The events are queued without waking JS:
-  /// the reactor calls JS once, after every ready socket is read.
-  pub fn on_readable(&mut self, conn: &Arc<Conn>, hup: bool, list: &mut FlushList) {
+  /// and parses it (with `hup`, up to the end of the stream). The events go
+  /// into the JS thread's batch: the reactor calls JS once, after every
+  /// ready socket is read.
+  pub fn on_readable(&mut self, conn: &Arc<Conn>, hup: bool, list: &mut FlushList, events: &mut Batch) {
     let Some(stream) = conn.lock().stream.clone() else {
       return;
     };
     list.was_read(conn);
-    let mut events = conn.inst.events.writer_quiet();
-    let end = self.read(conn, stream.get_ref(), hup, &mut events);
-    let mut out = deliver_if_connected(conn, events);
+    let mark = events.mark();
+    let end = self.read(conn, stream.get_ref(), hup, events);
+    let mut out = keep_if_connected(conn, events, mark);
     match end {
       ReadEnd::Drained => return,
       ReadEnd::Budget => return conn.inst.poller.rearm(stream.fd(), conn.slot()),
@@ -193,7 +193,7 @@ impl Reader {
     conn.inst.poller.remove(stream.fd());
   }
 
-  fn read(&mut self, conn: &Conn, stream: &TcpStream, hup: bool, events: &mut events::Writer<'_>) -> ReadEnd {
+  fn read(&mut self, conn: &Conn, stream: &TcpStream, hup: bool, events: &mut Batch) -> ReadEnd {
     READ_BUF.with(|b| {
       let mut buf = b.borrow_mut();
       // A few reads per wake-up, so one busy peer does not starve the others
@@ -240,7 +240,7 @@ impl Reader {
 
   /// Parses one chunk from the socket (`None`: the new bytes were read
   /// straight into `rbuf`). Payloads are unmasked in place.
-  fn process(&mut self, conn: &Conn, chunk: Option<&mut [u8]>, events: &mut events::Writer<'_>) {
+  fn process(&mut self, conn: &Conn, chunk: Option<&mut [u8]>, events: &mut Batch) {
     if self.done || chunk.as_ref().is_some_and(|c| c.is_empty()) {
       return;
     }
@@ -328,16 +328,14 @@ impl Reader {
   }
 }
 
-/// Queues events read on the JS thread for JS, unless the connection
-/// is gone meanwhile. Under its lock: the I/O thread tears a connection down
-/// (and then queues its CLOSED event) under it too, so events read here
-/// cannot follow CLOSED. Returns the lock, still held.
-fn deliver_if_connected<'a>(conn: &'a Conn, events: events::Writer<'_>) -> OutGuard<'a> {
+/// Keeps the events read on the JS thread since `mark` unless the
+/// connection is gone meanwhile. Under its lock: the I/O thread tears a
+/// connection down (and then queues its CLOSED event) under it too, so
+/// events read here cannot follow CLOSED. Returns the lock, still held.
+fn keep_if_connected<'a>(conn: &'a Conn, events: &mut Batch, mark: crate::events::Mark) -> OutGuard<'a> {
   let out = conn.lock();
-  if out.connected() {
-    drop(events);
-  } else {
-    events.discard();
+  if !out.connected() {
+    events.truncate(mark);
   }
   out
 }
