@@ -173,6 +173,13 @@ export interface ListenResult {
 }
 
 /**
+ * Bytes the C allocator has handed out and not had back, in the whole
+ * process (Rust's, Node's, and V8's outside its heap; glibc only, else 0):
+ * for the memory breakdown (`bench/memory.js`).
+ */
+export declare function mallocInUse(): number
+
+/**
  * Whether this build reads and writes sockets itself (every Unix); where
  * it does not (Windows), Node keeps them (`lib/takeover.js`).
  */

@@ -854,6 +854,7 @@ module.exports.heartbeatReaped = nativeBinding.heartbeatReaped
 module.exports.isSubscribed = nativeBinding.isSubscribed
 module.exports.isValidCloseCode = nativeBinding.isValidCloseCode
 module.exports.listen = nativeBinding.listen
+module.exports.mallocInUse = nativeBinding.mallocInUse
 module.exports.nativeSockets = nativeBinding.nativeSockets
 module.exports.pause = nativeBinding.pause
 module.exports.processStats = nativeBinding.processStats

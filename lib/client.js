@@ -271,7 +271,7 @@ function initAsClient(websocket, address, protocols, options) {
         abortHandshake(websocket, socket, 'Invalid Sec-WebSocket-Extensions header');
         return;
       }
-      websocket._extensions[PerMessageDeflate.extensionName] = perMessageDeflate;
+      websocket._extensions = { [PerMessageDeflate.extensionName]: perMessageDeflate };
       websocket._deflate = true;
     }
     // What Rust compresses and inflates with (undefined: no compression).

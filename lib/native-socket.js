@@ -27,7 +27,8 @@ class NativeSocket extends EventEmitter {
     this.remoteFamily = from.remoteFamily;
     this.localAddress = from.localAddress;
     this.localPort = from.localPort;
-    this._final = null;
+    // Made after its connection closed (`WebSocket#_socket`): the counts kept then.
+    this._final = from.counts !== undefined ? from.counts || { bytesRead: 0, bytesWritten: 0, noDelay: false, keepAlive: false } : null;
     this._timeout = 0;
     this._timer = null;
   }

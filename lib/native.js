@@ -18,6 +18,7 @@ const addon = require('./addon');
 const NOT_PER_INSTANCE = new Set([
   'Native',
   'processStats',
+  'mallocInUse',
   'reusePortSupported',
   'nativeSockets',
   'wireConstants',
@@ -82,7 +83,7 @@ function addSocket(ws) {
 function removeSocket(slot) {
   const ws = sockets[slot];
   // ws._socket keeps its last byte counts (they go with the slot).
-  if (ws !== undefined && ws._socket !== null && typeof ws._socket._snapshot === 'function') ws._socket._snapshot();
+  if (ws !== undefined) ws._snapshotSocket();
   binding.release(slot);
   sockets[slot] = undefined;
   freeSlots.push(slot);
@@ -253,7 +254,8 @@ function dispatch(cursor) {
       }
       case K_UPGRADE: {
         const server = servers.get(extra);
-        const info = JSON.parse(Buffer.from(ab, start, len).toString());
+        // The request, its fields separated by NUL (handshake::Request::encode).
+        const info = Buffer.from(ab, start, len).toString('latin1');
         if (server !== undefined) server._onNativeUpgrade(id, info);
         else binding.reject(id, null);
         break;

@@ -361,9 +361,14 @@ class WebSocketServer extends EventEmitter {
       return abortHandshake(socket, 503);
     }
 
-    const digest = createHash('sha1')
-      .update(key + GUID)
-      .digest('base64');
+    // Rust computed it from the request's Sec-WebSocket-Key header (a
+    // repeated one fails keyRegex above).
+    const digest =
+      socket instanceof NativeUpgradeSocket && socket._acceptKey !== ''
+        ? socket._acceptKey
+        : createHash('sha1')
+            .update(key + GUID)
+            .digest('base64');
     const headers = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
@@ -410,7 +415,8 @@ class WebSocketServer extends EventEmitter {
     // its addresses (lib/native-socket.js).
     const readByRust = socket instanceof NativeUpgradeSocket;
     const takenOver = !readByRust && fdOf(socket) !== -1;
-    ws._socket = readByRust || takenOver ? new NativeSocket(ws, socket) : socket;
+    if (readByRust) ws._peer = socket._peer();
+    else ws._socket = takenOver ? new NativeSocket(ws, socket) : socket;
     if (readByRust) {
       socket.write(response);
       ws._attachNative((slot) => socket._accept(slot, deflate));
@@ -450,8 +456,9 @@ class WebSocketServer extends EventEmitter {
 
   /** An upgrade request read by Rust on our port. @private */
   _onNativeUpgrade(requestId, info) {
-    const socket = new NativeUpgradeSocket(requestId, info);
-    const req = incomingMessage(info, socket);
+    const fields = info.split('\0');
+    const socket = new NativeUpgradeSocket(requestId, fields);
+    const req = incomingMessage(fields, socket);
     socket._serverId = this._id;
     this.handleUpgrade(req, socket, EMPTY_BUFFER, (ws) => {
       this.emit('connection', ws, req);
@@ -469,18 +476,27 @@ class WebSocketServer extends EventEmitter {
  * (it is `req.socket`): it has the peer's address, and what ws's handshake
  * code writes to it is handed to Rust.
  */
+/** The addresses of the last request Rust parsed (`NativeUpgradeSocket`). */
+const last = { remoteAddress: '', localAddress: '' };
+
 class NativeUpgradeSocket extends EventEmitter {
-  constructor(requestId, info) {
+  /** @param {string[]} f the request's fields (`incomingMessage`) */
+  constructor(requestId, f) {
     super();
     this._requestId = requestId;
     this._serverId = 0;
     this._pending = [];
     this._done = false;
-    this.remoteAddress = info.remoteAddress;
-    this.remotePort = info.remotePort;
-    this.remoteFamily = info.remoteFamily;
-    this.localAddress = info.localAddress;
-    this.localPort = info.localPort;
+    // One string for what is the same as the last request's (the local
+    // address, the family, and often the peer's address): each connection
+    // keeps them.
+    this.remoteAddress = f[3] === last.remoteAddress ? last.remoteAddress : (last.remoteAddress = f[3]);
+    this.remotePort = +f[4];
+    this.remoteFamily = f[5] === 'IPv4' ? 'IPv4' : 'IPv6';
+    this.localAddress = f[6] === last.localAddress ? last.localAddress : (last.localAddress = f[6]);
+    this.localPort = +f[7];
+    /** Sec-WebSocket-Accept for the request's own key, computed by Rust. */
+    this._acceptKey = f[8];
     this.encrypted = undefined;
     this.authorized = undefined;
   }
@@ -532,6 +548,18 @@ class NativeUpgradeSocket extends EventEmitter {
     return this;
   }
 
+  /** The addresses a WebSocket keeps (`WebSocket#_peer`). @private */
+  _peer() {
+    return {
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+      remoteFamily: this.remoteFamily,
+      localAddress: this.localAddress,
+      localPort: this.localPort,
+      counts: undefined
+    };
+  }
+
   /** @private */
   _accept(slot, deflate) {
     this._done = true;
@@ -541,19 +569,23 @@ class NativeUpgradeSocket extends EventEmitter {
   }
 }
 
-/** The `http.IncomingMessage` for a request Rust parsed. */
-function incomingMessage(info, socket) {
+/**
+ * The `http.IncomingMessage` for a request Rust parsed: its fields are
+ * method, url, HTTP version, remote address, port and family, local address
+ * and port, the Sec-WebSocket-Accept of its key, then each header's name and
+ * value (src/handshake.rs, `Request::encode`).
+ */
+function incomingMessage(f, socket) {
   const req = new http.IncomingMessage(socket);
-  req.method = info.method;
-  req.url = info.url;
-  req.httpVersion = info.httpVersion;
+  req.method = f[0];
+  req.url = f[1];
+  req.httpVersion = f[2];
   req.httpVersionMajor = 1;
-  req.httpVersionMinor = info.httpVersion === '1.0' ? 0 : 1;
-  req.rawHeaders = info.rawHeaders;
+  req.httpVersionMinor = f[2] === '1.0' ? 0 : 1;
+  const raw = f.slice(9);
+  req.rawHeaders = raw;
   const headers = {};
-  for (let i = 0; i < info.rawHeaders.length; i += 2) {
-    req._addHeaderLine(info.rawHeaders[i], info.rawHeaders[i + 1], headers);
-  }
+  for (let i = 0; i < raw.length; i += 2) req._addHeaderLine(raw[i], raw[i + 1], headers);
   req.headers = headers;
   req.upgrade = true;
   req.complete = true;

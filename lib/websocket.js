@@ -47,37 +47,23 @@ class WebSocket extends EventEmitter {
   constructor(address, protocols, options) {
     super();
 
-    this._binaryType = BINARY_TYPES[0];
-    this._closeCode = 1006;
-    this._closeFrameReceived = false;
-    this._closeFrameSent = false;
-    this._closeMessage = EMPTY_BUFFER;
-    this._errorEmitted = false;
-    this._extensions = {};
-    /** permessage-deflate was negotiated: sends may be compressed. */
-    this._deflate = false;
-    this._paused = false;
-    this._protocol = '';
+    // (What most connections never change has its default on the
+    // prototype, below: an idle connection is mostly this object.)
     this._readyState = CONNECTING;
     this._slot = -1;
     this._firstFragment = true;
     this._bufferedAmount = 0;
     this._sendCallbacks = null;
-    /** Sends waiting behind a Blob being read (ws's Sender queue), else null. */
-    this._blobQueue = null;
-    /** net.Socket, or its NativeSocket stand-in where Rust owns the socket. */
-    this._socket = null;
-    /** The NativeSocket whose idle timer (setTimeout) runs, else null. */
-    this._idle = null;
-    /** The Node socket of a bridged connection (TLS, any Duplex), else null. */
-    this._bridged = null;
-    this._closeTimer = null;
+    /** net.Socket, or its NativeSocket stand-in where Rust owns the socket (`_socket`). */
+    this._sock = null;
     /**
-     * A bridged socket's maxBufferedAmount and backpressure mode: Rust's own
-     * check sees only what it holds, not what Node's socket still queues.
+     * A connection Rust accepted: its addresses (and, once closed, its byte
+     * counts), from which `_socket` makes its NativeSocket on first use;
+     * most applications never touch it, and it would be the larger part of
+     * an idle connection's memory.
      */
-    this._sendLimit = 0;
-    this._dropWhenFull = false;
+    this._peer = null;
+    this[kServer] = undefined;
 
     if (address !== null) {
       this._isServer = false;
@@ -101,6 +87,29 @@ class WebSocket extends EventEmitter {
     this._isServer = true;
     options = options || {};
     this._closeTimeout = options.closeTimeout === undefined ? CLOSE_TIMEOUT : options.closeTimeout;
+  }
+
+  /** @private */
+  get _socket() {
+    if (this._sock === null && this._peer !== null) this._sock = new NativeSocket(this, this._peer);
+    return this._sock;
+  }
+
+  set _socket(socket) {
+    this._sock = socket;
+  }
+
+  /**
+   * The slot is about to be released: a NativeSocket keeps its last byte
+   * counts (one not made yet gets them when it is).
+   * @private
+   */
+  _snapshotSocket() {
+    if (this._sock !== null) {
+      if (typeof this._sock._snapshot === 'function') this._sock._snapshot();
+    } else if (this._peer !== null) {
+      this._peer.counts = native.binding.socketInfo(this._slot) || null;
+    }
   }
 
   get binaryType() {
@@ -573,7 +582,7 @@ class WebSocket extends EventEmitter {
     this.emit('close', this._closeCode, this._closeMessage);
     // As with ws, whose 'close' comes from its own, earlier, listener on the
     // socket's 'close': the user's socket listeners run after it.
-    if (this._socket instanceof NativeSocket) this._socket._closed();
+    if (this._sock instanceof NativeSocket) this._sock._closed();
   }
 }
 
@@ -891,6 +900,36 @@ function blobFailed(ws, err, cb) {
     ws.emit('error', err);
   }
 }
+
+// Defaults that most connections keep for their whole life (set on the
+// instance when they change): they take no room in each connection.
+Object.assign(WebSocket.prototype, {
+  _binaryType: BINARY_TYPES[0],
+  _closeCode: 1006,
+  _closeFrameReceived: false,
+  _closeFrameSent: false,
+  _closeMessage: EMPTY_BUFFER,
+  _errorEmitted: false,
+  /** The negotiated extensions (replaced, never changed in place). */
+  _extensions: Object.freeze({}),
+  /** permessage-deflate was negotiated: sends may be compressed. */
+  _deflate: false,
+  _paused: false,
+  _protocol: '',
+  /** Sends waiting behind a Blob being read (ws's Sender queue), else null. */
+  _blobQueue: null,
+  /** The NativeSocket whose idle timer (setTimeout) runs, else null. */
+  _idle: null,
+  /** The Node socket of a bridged connection (TLS, any Duplex), else null. */
+  _bridged: null,
+  _closeTimer: null,
+  /**
+   * A bridged socket's maxBufferedAmount and backpressure mode: Rust's own
+   * check sees only what it holds, not what Node's socket still queues.
+   */
+  _sendLimit: 0,
+  _dropWhenFull: false
+});
 
 module.exports = WebSocket;
 module.exports.kServer = kServer;

@@ -104,6 +104,14 @@ pub fn process_stats() -> ProcessStats {
   ProcessStats { instances: instances as u32, tasks: tasks as u32 }
 }
 
+/// Bytes the C allocator has handed out and not had back, in the whole
+/// process (Rust's, Node's, and V8's outside its heap; glibc only, else 0):
+/// for the memory breakdown (`bench/memory.js`).
+#[napi(catch_unwind)]
+pub fn malloc_in_use() -> f64 {
+  crate::sys::malloc_in_use() as f64
+}
+
 #[napi(object)]
 pub struct BridgeOut {
   pub slot: u32,

@@ -32,7 +32,7 @@ use std::sync::Mutex;
 /// Event kinds (low byte of the first descriptor word).
 pub mod kind {
   /// A valid upgrade request awaits JS's decision. id = request id,
-  /// extra = server id, payload = JSON request description.
+  /// extra = server id, payload = the request (`handshake::Request::encode`).
   pub const UPGRADE: u32 = 1;
   /// A data message. flags: `BINARY`.
   pub const MESSAGE: u32 = 2;

@@ -78,27 +78,53 @@ impl Request {
         .any(|(_, v)| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
   }
 
-  /// The description of this request that JS turns into an `http.IncomingMessage`.
-  pub fn to_json(&self, peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(self.headers.len() * 2);
-    for (n, v) in &self.headers {
-      raw.push(n.as_str());
-      raw.push(v.as_str());
-    }
+  /// The description of this request that JS turns into an
+  /// `http.IncomingMessage` (lib/websocket-server.js, `parseUpgrade`): its
+  /// fields separated by NUL, which no request line or header can hold
+  /// (httparse refuses control characters):
+  ///
+  /// ```text
+  /// method, url, "1.<minor>", remote address, remote port, remote family,
+  /// local address, local port, Sec-WebSocket-Accept (or ""), then each header's name and value
+  /// ```
+  ///
+  /// Header values are latin1 (`latin1` above): JS reads the whole as latin1.
+  pub fn encode(&self, peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
     let family = |a: &SocketAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
-    serde_json::to_vec(&serde_json::json!({
-      "method": self.method,
-      "url": self.url,
-      "httpVersion": format!("1.{}", self.minor),
-      "rawHeaders": raw,
-      "remoteAddress": peer.ip().to_string(),
-      "remotePort": peer.port(),
-      "remoteFamily": family(&peer),
-      "localAddress": local.ip().to_string(),
-      "localPort": local.port(),
-    }))
-    .unwrap()
+    let accept = self.header("sec-websocket-key").map(accept_key).unwrap_or_default();
+    let mut out = Vec::with_capacity(256 + self.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>());
+    let mut field = |f: &[u8]| {
+      out.extend_from_slice(f);
+      out.push(0);
+    };
+    field(self.method.as_bytes());
+    field(self.url.as_bytes());
+    field(format!("1.{}", self.minor).as_bytes());
+    field(peer.ip().to_string().as_bytes());
+    field(peer.port().to_string().as_bytes());
+    field(family(&peer).as_bytes());
+    field(local.ip().to_string().as_bytes());
+    field(local.port().to_string().as_bytes());
+    field(accept.as_bytes());
+    for (n, v) in &self.headers {
+      field(n.as_bytes());
+      // Back to the bytes as sent (each char is one latin1 byte).
+      let bytes: Vec<u8> = v.chars().map(|c| c as u32 as u8).collect();
+      field(&bytes);
+    }
+    out.pop();
+    out
   }
+}
+
+/// The Sec-WebSocket-Accept answer to a Sec-WebSocket-Key (RFC 6455 §4.2.2).
+pub fn accept_key(key: &str) -> String {
+  use base64::Engine;
+  use sha1::{Digest, Sha1};
+  let mut h = Sha1::new();
+  h.update(key.as_bytes());
+  h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+  base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
 /// The body ws's internal HTTP server sends to a plain (non-upgrade) request.
@@ -222,14 +248,32 @@ mod tests {
   }
 
   #[test]
-  fn json_description() {
+  fn the_description_for_js() {
     let (req, _) = parse(UPGRADE, 16384).unwrap().unwrap();
     let peer: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
     let local: SocketAddr = "[::ffff:127.0.0.1]:8080".parse().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&req.to_json(peer, local)).unwrap();
-    assert_eq!(v["remoteAddress"], "::ffff:127.0.0.1");
-    assert_eq!(v["remoteFamily"], "IPv6");
-    assert_eq!(v["rawHeaders"][0], "Host");
-    assert_eq!(v["httpVersion"], "1.1");
+    let enc = req.encode(peer, local);
+    let fields: Vec<&[u8]> = enc.split(|&b| b == 0).collect();
+    assert_eq!(fields[..9], [
+      &b"GET"[..],
+      b"/chat?x=1",
+      b"1.1",
+      b"::ffff:127.0.0.1",
+      b"5000",
+      b"IPv6",
+      b"::ffff:127.0.0.1",
+      b"8080",
+      // RFC 6455 §1.3's example.
+      b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    ]);
+    assert_eq!(fields[9..11], [&b"Host"[..], b"a"]);
+    assert_eq!(fields.len(), 9 + 2 * req.headers.len());
+  }
+
+  #[test]
+  fn latin1_header_values_go_back_as_sent() {
+    let (req, _) = parse(b"GET / HTTP/1.1\r\nX: caf\xe9\r\n\r\n", 16384).unwrap().unwrap();
+    let enc = req.encode("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
+    assert!(enc.ends_with(b"X\0caf\xe9"));
   }
 }

@@ -272,8 +272,8 @@ impl Server {
     }
     let conn = Conn::new(&self.inst, self.config.conn, stream.clone());
     conn.register_pending(leftover);
-    let json = req.to_json(peer, local);
-    self.inst.events.writer().push(kind::UPGRADE, conn.id, self.id, &json);
+    let info = req.encode(peer, local);
+    self.inst.events.writer().push(kind::UPGRADE, conn.id, self.id, &info);
     // The connection lives in a task of its own, so this (larger) future's
     // memory is freed now.
     let server = self.clone();

@@ -28,38 +28,59 @@ mod imp {
   use std::os::fd::{AsRawFd, BorrowedFd};
   use tokio::io::unix::AsyncFd;
 
-  /// A connected socket registered with the I/O thread's reactor.
-  pub struct Socket(AsyncFd<TcpStream>);
+  /// A connected socket. It is read on the JS thread (`reactor`), and
+  /// written there while the kernel takes the bytes; only a socket the
+  /// kernel could not take a write from is registered with the I/O thread's
+  /// reactor (for writability, on its first wait), so an idle connection
+  /// holds no registration there, and opening and closing one costs no
+  /// system call for it.
+  pub struct Socket {
+    // Declared first: dropped (deregistered) before the stream closes its fd.
+    writable: std::sync::OnceLock<Option<AsyncFd<RawSocket>>>,
+    stream: TcpStream,
+  }
+
+  /// The socket's fd, for the registration (the stream owns it).
+  struct RawSocket(std::os::fd::RawFd);
+
+  impl AsRawFd for RawSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+      self.0
+    }
+  }
 
   impl Socket {
-    /// Registers a (non-blocking) socket with the I/O thread's reactor, for
-    /// writability only: it is read on the JS thread (`reactor`), so data
-    /// arriving never wakes the I/O thread. Needs a runtime context.
+    /// Makes a (non-blocking) socket ours.
     pub fn register(stream: TcpStream) -> io::Result<Arc<Socket>> {
       stream.set_nonblocking(true)?;
-      // SAFETY: a std TcpStream owns its fd, which stays open and unchanged
-      // until the AsyncFd (which owns the stream) is dropped.
-      let fd = unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::WRITABLE) }
-        .map_err(|e| e.into_parts().1)?;
-      Ok(Arc::new(Socket(fd)))
+      Ok(Arc::new(Socket { writable: std::sync::OnceLock::new(), stream }))
     }
 
     pub fn get_ref(&self) -> &TcpStream {
-      self.0.get_ref()
+      &self.stream
     }
 
     pub fn fd(&self) -> Fd {
-      self.0.as_raw_fd()
+      self.stream.as_raw_fd()
     }
 
-    /// Waits until the socket may take writes again.
+    /// Waits until the socket may take writes again (I/O thread: the first
+    /// wait registers it with the I/O thread's reactor).
     pub async fn writable(&self) -> io::Result<Ready<'_>> {
-      self.0.writable().await.map(Ready)
+      let fd = self.writable.get_or_init(|| {
+        // SAFETY: the fd stays open, and the same, until this registration
+        // is dropped: `stream` owns it and is dropped after `writable`.
+        unsafe { AsyncFd::register_with_interest(RawSocket(self.fd()), tokio::io::Interest::WRITABLE) }.ok()
+      });
+      match fd {
+        Some(fd) => fd.writable().await.map(Ready),
+        None => Err(io::Error::other("cannot register the socket with the I/O thread")),
+      }
     }
   }
 
   /// The socket was writable; `clear_ready` if a write then would block.
-  pub struct Ready<'a>(tokio::io::unix::AsyncFdReadyGuard<'a, TcpStream>);
+  pub struct Ready<'a>(tokio::io::unix::AsyncFdReadyGuard<'a, RawSocket>);
 
   impl Ready<'_> {
     pub fn clear_ready(&mut self) {
@@ -217,4 +238,16 @@ mod tests {
     assert_ne!(ours.as_raw_fd(), client.as_raw_fd(), "a duplicate of its own");
     assert_eq!(ours.peer_addr().unwrap(), listener.local_addr().unwrap());
   }
+}
+
+/// Bytes the C allocator has handed out and not had back (glibc: `mallinfo2`).
+pub fn malloc_in_use() -> usize {
+  #[cfg(all(target_os = "linux", target_env = "gnu"))]
+  {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let m = unsafe { libc::mallinfo2() };
+    m.uordblks + m.hblkhd
+  }
+  #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+  0
 }

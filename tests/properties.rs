@@ -155,25 +155,27 @@ proptest! {
     use wsrs::events::Batch;
     let mut b = Batch::default();
     for (kind, id, extra, payload) in &events {
-      b.data.extend_from_slice(payload);
-      b.meta.extend_from_slice(&[*kind, *id, payload.len() as u32, *extra]);
+      b.push(*kind, *id, *extra, payload);
     }
-    let mut out = vec![0u8; b.encoded_len()];
-    b.encode_into(&mut out);
-    // Decode like lib/native.js.
-    let word = |i: usize| u32::from_ne_bytes(out[i * 4..i * 4 + 4].try_into().unwrap());
-    let count = word(0) as usize;
+    b.seal();
+    let out = &b.data;
+    // Decode like lib/native.js: the count last, the descriptors before it.
+    let word = |at: usize| u32::from_ne_bytes(out[at..at + 4].try_into().unwrap());
+    let count = word(out.len() - 4) as usize;
     prop_assert_eq!(count, events.len());
-    let mut off = 4 + count * 16;
+    let meta = out.len() - 4 - count * 16;
+    prop_assert_eq!(meta % 4, 0);
+    let mut off = 0;
     for (i, (kind, id, extra, payload)) in events.iter().enumerate() {
-      let base = 1 + i * 4;
+      let base = meta + i * 16;
       prop_assert_eq!(word(base), *kind);
-      prop_assert_eq!(word(base + 1), *id);
-      let len = word(base + 2) as usize;
-      prop_assert_eq!(word(base + 3), *extra);
+      prop_assert_eq!(word(base + 4), *id);
+      let len = word(base + 8) as usize;
+      prop_assert_eq!(word(base + 12), *extra);
       prop_assert_eq!(&out[off..off + len], &payload[..]);
       off += len;
     }
-    prop_assert_eq!(off, out.len());
+    // Only the padding to a multiple of 4 lies between payloads and descriptors.
+    prop_assert!(meta - off < 4);
   }
 }

@@ -127,12 +127,10 @@ impl Out {
         Err(e) => return Err(e),
       }
     }
+    // Everything is written: an idle connection keeps no buffer (a busy
+    // one allocates one per flush, which costs little beside the write).
     self.pos = 0;
-    if self.buf.capacity() > 4096 {
-      self.buf = Vec::new();
-    } else {
-      self.buf.clear();
-    }
+    self.buf = Vec::new();
     self.pending_pongs = 0;
     if self.life.take_shutdown() {
       let _ = stream.get_ref().shutdown(Shutdown::Write);

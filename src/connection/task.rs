@@ -214,7 +214,12 @@ mod tests {
       let conn = Conn::new(&Instance::detached(), ConnOptions::unlimited_server(), stream.clone());
       let fut = run(conn.clone(), stream, |_| {});
       let size = std::mem::size_of_val(&fut);
-      println!("connection task: {size} bytes; Conn: {} bytes", std::mem::size_of::<Conn>());
+      println!(
+        "connection task: {size} bytes; Conn: {} bytes; Reader: {} bytes; Socket: {} bytes",
+        std::mem::size_of::<Conn>(),
+        std::mem::size_of::<crate::connection::Reader>(),
+        std::mem::size_of::<Socket>()
+      );
       assert!(size < 1024, "{size}");
     });
   }
