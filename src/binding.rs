@@ -750,8 +750,9 @@ pub fn client_adopt(
 ) -> Result<()> {
   let js = live(&env, id)?;
   let mut reg = js.registry.borrow_mut();
-  let conn = crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), |_| {})
-    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+  let conn =
+    crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), Box::new(|_| {}))
+      .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
   reg.insert_native(slot, 0, conn, preread.to_vec(), deflate.map(|d| d.native()));
   drop(reg);
   js.read_by_js();

@@ -254,18 +254,21 @@ mod tests {
     let local: SocketAddr = "[::ffff:127.0.0.1]:8080".parse().unwrap();
     let enc = req.encode(peer, local);
     let fields: Vec<&[u8]> = enc.split(|&b| b == 0).collect();
-    assert_eq!(fields[..9], [
-      &b"GET"[..],
-      b"/chat?x=1",
-      b"1.1",
-      b"::ffff:127.0.0.1",
-      b"5000",
-      b"IPv6",
-      b"::ffff:127.0.0.1",
-      b"8080",
-      // RFC 6455 §1.3's example.
-      b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-    ]);
+    assert_eq!(
+      fields[..9],
+      [
+        &b"GET"[..],
+        b"/chat?x=1",
+        b"1.1",
+        b"::ffff:127.0.0.1",
+        b"5000",
+        b"IPv6",
+        b"::ffff:127.0.0.1",
+        b"8080",
+        // RFC 6455 §1.3's example.
+        b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+      ]
+    );
     assert_eq!(fields[9..11], [&b"Host"[..], b"a"]);
     assert_eq!(fields.len(), 9 + 2 * req.headers.len());
   }

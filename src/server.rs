@@ -186,9 +186,17 @@ impl Server {
   ) -> io::Result<Arc<Conn>> {
     let server = Self::get(inst, id)?;
     let s = server.clone();
-    let conn = connection::adopt(inst, server.config.conn, fd, slot, head, list, move |c| {
-      s.conns.locked().remove(&c.id);
-    })?;
+    let conn = connection::adopt(
+      inst,
+      server.config.conn,
+      fd,
+      slot,
+      head,
+      list,
+      Box::new(move |c| {
+        s.conns.locked().remove(&c.id);
+      }),
+    )?;
     server.track(&conn);
     Ok(conn)
   }
@@ -270,16 +278,16 @@ impl Server {
     if self.inst.is_closed() {
       return;
     }
-    let conn = Conn::new(&self.inst, self.config.conn, stream.clone());
+    let conn = Conn::new(&self.inst, self.config.conn, stream);
+    // The connection's I/O task starts when it needs one (refused, closing,
+    // blocked); this (larger) future ends here either way.
+    let server = self.clone();
+    conn.defer_task(Box::new(move |c| {
+      server.conns.locked().remove(&c.id);
+    }));
     conn.register_pending(leftover);
     let info = req.encode(peer, local);
     self.inst.events.writer().push(kind::UPGRADE, conn.id, self.id, &info);
-    // The connection lives in a task of its own, so this (larger) future's
-    // memory is freed now.
-    let server = self.clone();
-    tokio::spawn(connection::run(conn, stream, move |c| {
-      server.conns.locked().remove(&c.id);
-    }));
   }
 
   async fn heartbeat(self: Arc<Self>, (interval, timeout): (Duration, Duration)) {

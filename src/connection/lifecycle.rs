@@ -277,6 +277,14 @@ impl State {
   pub fn has(self, bit: u32) -> bool {
     self.0 & bit != 0
   }
+
+  /// Whether the I/O thread has anything to do for the connection: write
+  /// a refusal, wait for a full socket, time a close, or end it. Until then
+  /// (an open connection that JS reads and writes) it has no I/O task.
+  pub fn needs_task(self) -> bool {
+    self.stage() == Stage::Rejected
+      || self.has(Self::TERMINATE | Self::BLOCKED | Self::FAILED | Self::CLOSING | Self::EOF)
+  }
 }
 
 #[cfg(test)]

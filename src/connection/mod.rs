@@ -172,7 +172,16 @@ pub struct Conn {
   flooded: AtomicBool,
   /// A copy of `Out`'s flags, updated whenever its lock is released.
   state: AtomicU32,
+  /// Itself, for the I/O task it starts when it first needs one.
+  me: std::sync::Weak<Conn>,
+  /// What its I/O task runs when it ends, until that task is started
+  /// (`start_task`): a connection that JS reads and writes has none, which
+  /// saves an idle connection the task's memory.
+  deferred: Mutex<Option<OnEnd>>,
 }
+
+/// What a connection's I/O task runs as it ends (its server forgets it).
+pub type OnEnd = Box<dyn FnOnce(&Arc<Conn>) + Send>;
 
 /// Milliseconds since the first call: a cheap monotonic clock for heartbeats.
 pub fn clock() -> u64 {
@@ -192,7 +201,7 @@ impl Conn {
 
   fn build(inst: &Arc<Instance>, opts: ConnOptions, slot: u32, out: Out) -> Arc<Conn> {
     let state = out.life.flags(out.blocked).0;
-    Arc::new(Conn {
+    Arc::new_cyclic(|me| Conn {
       inst: inst.clone(),
       id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
       slot: AtomicU32::new(slot),
@@ -203,7 +212,37 @@ impl Conn {
       pinged_at: AtomicU64::new(0),
       flooded: AtomicBool::new(false),
       state: AtomicU32::new(state),
+      me: me.clone(),
+      deferred: Mutex::new(None),
     })
+  }
+
+  /// Its I/O task is started when the connection first needs one
+  /// (`State::needs_task`: refused, blocked, closing, ending), and then runs
+  /// `on_end` as it ends.
+  pub fn defer_task(&self, on_end: OnEnd) {
+    *self.deferred.locked() = Some(on_end);
+    if self.state().needs_task() {
+      self.start_task();
+    }
+  }
+
+  /// Starts the I/O task deferred by `defer_task` (any thread; once).
+  fn start_task(&self) {
+    let Some(on_end) = self.deferred.locked().take() else {
+      return;
+    };
+    let Some(conn) = self.me.upgrade() else {
+      return;
+    };
+    let stream = self.lock().stream.clone();
+    match stream {
+      Some(stream) => {
+        crate::runtime::handle().spawn(task::run(conn, stream, on_end));
+      }
+      // Torn down already: nothing left to do but forget it.
+      None => on_end(&conn),
+    }
   }
 
   /// Waits for JS's decision; `leftover` (bytes after the request head) is
@@ -233,7 +272,7 @@ impl Conn {
         out
       }
     };
-    OutGuard { out: std::mem::ManuallyDrop::new(out), state: &self.state, notify: &self.notify }
+    OutGuard { out: std::mem::ManuallyDrop::new(out), conn: self }
   }
 
   fn mask_key(&self) -> Option<[u8; 4]> {

@@ -4,10 +4,8 @@
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-use tokio::sync::Notify;
 
 use super::lifecycle::{Lifecycle, Stage};
 use super::Socket;
@@ -48,8 +46,7 @@ pub(super) struct Out {
 /// a close, a terminate), the task learns of it in this one place.
 pub(super) struct OutGuard<'a> {
   pub(super) out: std::mem::ManuallyDrop<std::sync::MutexGuard<'a, Out>>,
-  pub(super) state: &'a AtomicU32,
-  pub(super) notify: &'a Notify,
+  pub(super) conn: &'a super::Conn,
 }
 
 impl std::ops::Deref for OutGuard<'_> {
@@ -68,11 +65,14 @@ impl std::ops::DerefMut for OutGuard<'_> {
 impl Drop for OutGuard<'_> {
   fn drop(&mut self) {
     let now = self.out.life.flags(self.out.blocked).0;
-    let before = self.state.swap(now, Ordering::AcqRel);
+    let before = self.conn.state.swap(now, Ordering::AcqRel);
     // SAFETY: dropped once, here; the lock is released before the wake-up.
     unsafe { std::mem::ManuallyDrop::drop(&mut self.out) };
     if now != before {
-      self.notify.notify_one();
+      if super::lifecycle::State(now).needs_task() {
+        self.conn.start_task();
+      }
+      self.conn.notify.notify_one();
     }
   }
 }

@@ -169,7 +169,7 @@ pub fn adopt(
   slot: u32,
   head: &[u8],
   list: &mut FlushList,
-  on_end: impl FnOnce(&Arc<Conn>) + Send + 'static,
+  on_end: super::OnEnd,
 ) -> io::Result<Arc<Conn>> {
   let std_stream = crate::sys::dup(fd)?;
   let _ = std_stream.set_nodelay(true);
@@ -177,9 +177,9 @@ pub fn adopt(
     let _guard = crate::runtime::handle().enter();
     Socket::register(std_stream)?
   };
-  let conn = Conn::new(inst, opts, stream.clone());
+  let conn = Conn::new(inst, opts, stream);
   Conn::open(&conn, slot, head, list);
-  crate::runtime::handle().spawn(run(conn.clone(), stream, on_end));
+  conn.defer_task(on_end);
   Ok(conn)
 }
 
