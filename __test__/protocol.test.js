@@ -5,7 +5,7 @@
 // same 'error' (class, code, message) and the same 'close' on the server.
 
 const test = require('ava');
-const { closeOf, closeServer, connect, frame, impls, listen, messages, once, parseFrames, quietWindow, rawWebSocket, untilEnd } = require('./helpers');
+const { closeOf, closeServer, connect, eventually, frame, impls, listen, messages, once, parseFrames, quietWindow, rawWebSocket, untilEnd } = require('./helpers');
 
 async function scenario(Impl, bytes, options = {}) {
   const { wss, port } = await listen(Impl, options);
@@ -203,3 +203,42 @@ test('closeTimeout destroys a socket whose peer never answers the close', async 
   t.deepEqual(closeOf(parseFrames(got)), { code: 1000, reason: 'done' });
   await closeServer(wss);
 });
+
+// Messages of every size in one write (one read on the server: small ones
+// copied into the event batch, large ones left in the read buffer that JS
+// then gets as it is), and then more traffic: every message arrives whole,
+// in order, and a Buffer kept from the first read is unchanged after the
+// reads that followed (the read buffer it lives in is not reused).
+for (const name of Object.keys(impls)) {
+  test(`${name}: messages of every size in one read, kept Buffers unchanged by later reads`, async (t) => {
+    const { wss, port } = await listen(impls[name]);
+    const sizes = [10, 9000, 20, 40000, 8192, 5, 70000, 8191, 100000];
+    const payload = (i, n) => Buffer.alloc(n, 65 + (i % 26));
+    const got = [];
+    const all = new Promise((resolve) => {
+      wss.on('connection', (ws) => {
+        ws.on('message', (m, isBinary) => {
+          got.push([m, isBinary]);
+          if (got.length === sizes.length * 3) resolve();
+        });
+      });
+    });
+    const sock = await rawWebSocket(port);
+    const burst = (round) => Buffer.concat(sizes.map((n, i) => frame(i % 2 ? 2 : 1, payload(i + round, n))));
+    sock.write(burst(0));
+    await eventually(() => got.length === sizes.length);
+    const kept = got.map(([m]) => Buffer.from(m));
+    sock.write(burst(1));
+    sock.write(burst(2));
+    await all;
+    for (let k = 0; k < got.length; k++) {
+      const i = k % sizes.length;
+      const round = Math.floor(k / sizes.length);
+      t.true(got[k][0].equals(payload(i + round, sizes[i])), `message ${k} (${sizes[i]} B) arrives whole`);
+      t.is(got[k][1], i % 2 === 1);
+    }
+    for (let i = 0; i < sizes.length; i++) t.true(got[i][0].equals(kept[i]), `message ${i} (${sizes[i]} B) kept as it was`);
+    sock.destroy();
+    await closeServer(wss);
+  });
+}
