@@ -218,25 +218,16 @@ export declare function resume(id: number, slot: number): void
 export declare function reusePortSupported(): boolean
 
 /**
- * Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
- * 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
- */
-export declare function sendBuffer(id: number, slot: number, data: Buffer, opcode: number, fin: boolean): number
-
-/**
- * `sendBuffer`, compressed where permessage-deflate was negotiated (and
- * the message is whole and at least `threshold` bytes).
- */
-export declare function sendCompressed(id: number, slot: number, data: Buffer, opcode: number, fin: boolean): number
-
-/**
  * Queues bytes that are already a frame (ws's `Sender.frame()` output);
  * returns as `sendBuffer`.
  */
 export declare function sendRaw(id: number, slot: number, frame: Buffer): number
 
-/** Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`. */
-export declare function sendString(id: number, slot: number, data: string, opcode: number, fin: boolean): number
+/**
+ * `{ sendBuffer, sendCompressed, sendString }`: lib/native.js binds them
+ * to its instance like the other functions of the binding.
+ */
+export declare function sends(): { sendBuffer: (id: number, slot: number, data: Uint8Array, opcode: number, fin: boolean) => number, sendCompressed: (id: number, slot: number, data: Uint8Array, opcode: number, fin: boolean) => number, sendString: (id: number, slot: number, data: string, opcode: number, fin: boolean) => number }
 
 /** Stops accepting; open connections stay open. */
 export declare function serverClose(id: number, serverId: number): void

@@ -19,6 +19,7 @@ const NOT_PER_INSTANCE = new Set([
   'Native',
   'processStats',
   'mallocInUse',
+  'sends',
   'reusePortSupported',
   'nativeSockets',
   'wireConstants',
@@ -333,6 +334,9 @@ const binding = {};
 for (const name of Object.keys(addon)) {
   if (typeof addon[name] === 'function' && !NOT_PER_INSTANCE.has(name)) binding[name] = addon[name].bind(null, instance.id);
 }
+// The sends, plain napi callbacks (src/binding/sends.rs), bound the same way.
+const sends = addon.sends();
+for (const name of Object.keys(sends)) binding[name] = sends[name].bind(null, instance.id);
 
 /**
  * The per-connection settings Rust needs, from ws-style options (the same

@@ -324,6 +324,10 @@ impl Conn {
     // 'connection': whatever that handler does next (terminate, close), the
     // peer has its handshake answer, and bufferedAmount counts only frames.
     out.write_now();
+    if out.buf.is_empty() {
+      // A connection that stays idle keeps no buffer for its 101 answer.
+      out.buf = Vec::new();
+    }
     conn.mark_dirty(&mut out, list);
     true
   }

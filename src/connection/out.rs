@@ -127,10 +127,14 @@ impl Out {
         Err(e) => return Err(e),
       }
     }
-    // Everything is written: an idle connection keeps no buffer (a busy
-    // one allocates one per flush, which costs little beside the write).
+    // Everything is written: the buffer is kept for the next flush (a busy
+    // connection would otherwise grow a new one every time), unless large.
     self.pos = 0;
-    self.buf = Vec::new();
+    if self.buf.capacity() > 16 * 1024 {
+      self.buf = Vec::new();
+    } else {
+      self.buf.clear();
+    }
     self.pending_pongs = 0;
     if self.life.take_shutdown() {
       let _ = stream.get_ref().shutdown(Shutdown::Write);

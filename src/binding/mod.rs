@@ -556,31 +556,22 @@ pub fn broadcast(
   })
 }
 
-/// Queues a frame with a Buffer/Uint8Array payload. Returns 0 (queued),
-/// 1 (not open), 2 (dropped: buffer limit) or 3 (buffer limit: terminating).
-#[napi(catch_unwind)]
-pub fn send_buffer(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
-  send_bytes(&env, id, slot, &data, opcode, fin, false)
-}
+// sendBuffer, sendCompressed and sendString (`sends()`).
+mod sends;
 
-/// `sendBuffer`, compressed where permessage-deflate was negotiated (and
-/// the message is whole and at least `threshold` bytes).
-#[napi(catch_unwind)]
-pub fn send_compressed(env: Env, id: u32, slot: u32, data: BufferSlice, opcode: u32, fin: bool) -> Result<u32> {
-  send_bytes(&env, id, slot, &data, opcode, fin, true)
-}
-
-/// Queues a frame with a string payload (sent as UTF-8); returns as `sendBuffer`.
-#[napi(catch_unwind)]
-pub fn send_string(env: Env, id: u32, slot: u32, data: String, opcode: u32, fin: bool) -> Result<u32> {
-  send_bytes(&env, id, slot, data.as_bytes(), opcode, fin, false)
-}
-
-/// The three sends above, after their argument conversion.
+/// The three sends (`sends.rs`), after their argument conversion.
 ///
 /// A panic inside (a bug) becomes a JS Error from `send`, and that one
 /// connection is terminated ('close' with 1006).
-fn send_bytes(env: &Env, id: u32, slot: u32, data: &[u8], opcode: u32, fin: bool, compress: bool) -> Result<u32> {
+pub(crate) fn send_bytes(
+  env: &Env,
+  id: u32,
+  slot: u32,
+  data: &[u8],
+  opcode: u32,
+  fin: bool,
+  compress: bool,
+) -> Result<u32> {
   let send =
     |c: &std::sync::Arc<Conn>, l: &mut crate::connection::FlushList| sent(c.send(opcode as u8, fin, data, compress, l));
   let js = copy(env, id)?;
