@@ -227,6 +227,33 @@ impl Conn {
     }
   }
 
+  /// The peer closed its side of a connection that has no I/O task (JS
+  /// thread, after its last read): what is queued is written and the
+  /// connection ends here, its CLOSED event after what was read (`events`),
+  /// with no other thread woken. If the socket cannot take it all, its task
+  /// takes over as usual.
+  pub(crate) fn end_at_eof(self: &Arc<Self>, events: &mut crate::events::Batch) -> bool {
+    let Some(on_end) = self.deferred.locked().take() else {
+      return false;
+    };
+    let (stream, done) = {
+      let mut out = self.lock();
+      out.life.set_peer_eof();
+      out.life.shut_after_write();
+      let done = out.life.stage().is_established() && !out.write_now();
+      (out.stream.clone(), done)
+    };
+    match stream {
+      Some(stream) if done => {
+        if task::tear_down(self, stream, on_end) {
+          events.push(crate::events::kind::CLOSED, self.slot(), 0, &[]);
+        }
+      }
+      _ => self.defer_task(on_end),
+    }
+    true
+  }
+
   /// Starts the I/O task deferred by `defer_task` (any thread; once).
   fn start_task(&self) {
     let Some(on_end) = self.deferred.locked().take() else {

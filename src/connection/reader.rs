@@ -184,8 +184,17 @@ impl Reader {
     match end {
       ReadEnd::Drained => return,
       ReadEnd::Budget => return conn.inst.poller.rearm(stream.fd(), conn.slot()),
-      // The I/O task finishes the connection (woken as the lock is released).
-      ReadEnd::Eof => out.life.set_peer_eof(),
+      ReadEnd::Eof => {
+        // Ended here if it has no I/O task yet; else the task finishes it
+        // (woken as the lock is released).
+        drop(out);
+        self.eof = true;
+        if !conn.end_at_eof(events) {
+          conn.lock().life.set_peer_eof();
+        }
+        conn.inst.poller.remove(stream.fd());
+        return;
+      }
       ReadEnd::Failed => out.life.fail(),
       ReadEnd::Flooded => {}
     }

@@ -139,24 +139,30 @@ impl<F: FnOnce(&Arc<Conn>)> Drop for Teardown<'_, F> {
     if std::thread::panicking() {
       eprintln!("wsrs: internal error in the I/O task of a connection; it is closed");
     }
-    let was_open = {
-      let mut o = conn.lock();
-      conn.inst.poller.remove(stream.fd());
-      o.stream = None;
-      o.dirty = false;
-      o.buf = Vec::new();
-      o.pos = 0;
-      o.life.stage().is_established()
-    };
-    conn.inst.pending.locked().remove(&conn.id);
-    drop(stream);
-    if let Some(on_end) = self.on_end.take() {
-      on_end(conn);
-    }
-    if was_open {
+    let Some(on_end) = self.on_end.take() else { return };
+    if tear_down(conn, stream, on_end) {
       conn.inst.events.writer().push(kind::CLOSED, conn.slot(), 0, &[]);
     }
   }
+}
+
+/// Closes the connection's socket (now, not when JS garbage-collects its
+/// handle) and runs `on_end`. True if it was open: JS then gets its CLOSED
+/// event, the last one for it.
+pub(super) fn tear_down(conn: &Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOnce(&Arc<Conn>)) -> bool {
+  let was_open = {
+    let mut o = conn.lock();
+    conn.inst.poller.remove(stream.fd());
+    o.stream = None;
+    o.dirty = false;
+    o.buf = Vec::new();
+    o.pos = 0;
+    o.life.stage().is_established()
+  };
+  conn.inst.pending.locked().remove(&conn.id);
+  drop(stream);
+  on_end(conn);
+  was_open
 }
 
 /// Takes over a connected socket by duplicating `fd` (JS thread): `head` is
