@@ -38,6 +38,10 @@ const CLOSED = 3;
 // What a native send did, and opcodes: from their one source in Rust.
 const { SENT, NOT_OPEN, DROPPED, OVERFLOW, OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG } = native.WIRE;
 
+/** An EventEmitter listener table (`_events`): no inherited keys, like Node's. */
+function Listeners() {}
+Listeners.prototype = Object.create(null);
+
 class WebSocket extends EventEmitter {
   /**
    * @param {(String|URL|null)} address null for a server-side socket
@@ -46,6 +50,10 @@ class WebSocket extends EventEmitter {
    */
   constructor(address, protocols, options) {
     super();
+    // EventEmitter's listener table, as a fast object rather than the
+    // dictionary `{ __proto__: null }` makes: a third of an idle
+    // connection's JS memory otherwise. It inherits nothing either.
+    this._events = new Listeners();
 
     // (What most connections never change has its default on the
     // prototype, below: an idle connection is mostly this object.)
