@@ -344,3 +344,26 @@ test('many connections at once: each gets its own echo', async (t) => {
   await Promise.all(clients.map((c) => (c.close(), once(c, 'close'))));
   await closeServer(wss);
 });
+
+// ws._socket for a connection Rust accepted is made on first use: read for
+// the first time only after the close, it still has the byte counts and
+// the addresses, as a net.Socket's counts outlive it in ws.
+for (const name of Object.keys(impls)) {
+  test(`${name}: ws._socket first read in the 'close' handler still has its byte counts`, async (t) => {
+    const { wss, url } = await listen(impls[name]);
+    const seen = new Promise((resolve) => {
+      wss.on('connection', (ws) => {
+        ws.on('message', (m) => ws.send(m));
+        ws.on('close', () => resolve({ read: ws._socket.bytesRead, written: ws._socket.bytesWritten }));
+      });
+    });
+    const c = await connect(url);
+    c.send('hello');
+    await once(c, 'message');
+    c.close();
+    const s = await seen;
+    t.true(s.read > 0, `bytesRead ${s.read}`);
+    t.true(s.written > 0, `bytesWritten ${s.written}`);
+    await closeServer(wss);
+  });
+}

@@ -26,11 +26,13 @@
 //!   a bound, deflating with a sync flush, which codec for which message
 //!   (pure); `zlib`: C zlib's streams behind a safe interface.
 //! - `events`: the event queue: an instance's events batched to its JS thread.
-//! - `pool`: reuse of the buffers large messages are handed over in.
+//! - `pool`: reuse of the buffers event batches and large messages are
+//!   handed over in (one pool per JS thread).
 //! - `registry`: an instance's open connections by slot, server and topic
 //!   (sends, native publish and broadcast) and their flush list.
 //! - `binding`: the napi boundary (argument conversion), the only module JS
-//!   calls; `js_buffers`: the Buffers it hands to JS.
+//!   calls (`binding::sends`: the sends, as plain napi callbacks);
+//!   `js_buffers`: the Buffers it hands to JS.
 
 pub mod connection;
 pub mod deflate;

@@ -217,61 +217,6 @@ impl Conn {
     })
   }
 
-  /// Its I/O task is started when the connection first needs one
-  /// (`State::needs_task`: refused, blocked, closing, ending), and then runs
-  /// `on_end` as it ends.
-  pub fn defer_task(&self, on_end: OnEnd) {
-    *self.deferred.locked() = Some(on_end);
-    if self.state().needs_task() {
-      self.start_task();
-    }
-  }
-
-  /// The peer closed its side of a connection that has no I/O task (JS
-  /// thread, after its last read): what is queued is written and the
-  /// connection ends here, its CLOSED event after what was read (`events`),
-  /// with no other thread woken. If the socket cannot take it all, its task
-  /// takes over as usual.
-  pub(crate) fn end_at_eof(self: &Arc<Self>, events: &mut crate::events::Batch) -> bool {
-    let Some(on_end) = self.deferred.locked().take() else {
-      return false;
-    };
-    let (stream, done) = {
-      let mut out = self.lock();
-      out.life.set_peer_eof();
-      out.life.shut_after_write();
-      let done = out.life.stage().is_established() && !out.write_now();
-      (out.stream.clone(), done)
-    };
-    match stream {
-      Some(stream) if done => {
-        if task::tear_down(self, stream, on_end) {
-          events.push(crate::events::kind::CLOSED, self.slot(), 0, &[]);
-        }
-      }
-      _ => self.defer_task(on_end),
-    }
-    true
-  }
-
-  /// Starts the I/O task deferred by `defer_task` (any thread; once).
-  fn start_task(&self) {
-    let Some(on_end) = self.deferred.locked().take() else {
-      return;
-    };
-    let Some(conn) = self.me.upgrade() else {
-      return;
-    };
-    let stream = self.lock().stream.clone();
-    match stream {
-      Some(stream) => {
-        crate::runtime::handle().spawn(task::run(conn, stream, on_end));
-      }
-      // Torn down already: nothing left to do but forget it.
-      None => on_end(&conn),
-    }
-  }
-
   /// Waits for JS's decision; `leftover` (bytes after the request head) is
   /// parsed once the connection is open.
   pub fn register_pending(self: &Arc<Self>, leftover: Vec<u8>) {

@@ -165,6 +165,66 @@ pub(super) fn tear_down(conn: &Arc<Conn>, stream: Arc<Socket>, on_end: impl FnOn
   was_open
 }
 
+/// When a connection's I/O task starts: only once the connection needs the
+/// I/O thread (`State::needs_task`), so that an open connection JS reads and
+/// writes costs no task; or never, when it ends on the JS thread.
+impl Conn {
+  /// Its I/O task is started when the connection first needs one
+  /// (`State::needs_task`: refused, blocked, closing, ending), and then runs
+  /// `on_end` as it ends.
+  pub fn defer_task(&self, on_end: super::OnEnd) {
+    *self.deferred.locked() = Some(on_end);
+    if self.state().needs_task() {
+      self.start_task();
+    }
+  }
+
+  /// The peer closed its side of a connection that has no I/O task (JS
+  /// thread, after its last read): what is queued is written and the
+  /// connection ends here, its CLOSED event after what was read (`events`),
+  /// with no other thread woken. If the socket cannot take it all, its task
+  /// takes over as usual.
+  pub(crate) fn end_at_eof(self: &Arc<Self>, events: &mut crate::events::Batch) -> bool {
+    let Some(on_end) = self.deferred.locked().take() else {
+      return false;
+    };
+    let (stream, done) = {
+      let mut out = self.lock();
+      out.life.set_peer_eof();
+      out.life.shut_after_write();
+      let done = out.life.stage().is_established() && !out.write_now();
+      (out.stream.clone(), done)
+    };
+    match stream {
+      Some(stream) if done => {
+        if tear_down(self, stream, on_end) {
+          events.push(crate::events::kind::CLOSED, self.slot(), 0, &[]);
+        }
+      }
+      _ => self.defer_task(on_end),
+    }
+    true
+  }
+
+  /// Starts the I/O task deferred by `defer_task` (any thread; once).
+  pub(super) fn start_task(&self) {
+    let Some(on_end) = self.deferred.locked().take() else {
+      return;
+    };
+    let Some(conn) = self.me.upgrade() else {
+      return;
+    };
+    let stream = self.lock().stream.clone();
+    match stream {
+      Some(stream) => {
+        crate::runtime::handle().spawn(run(conn, stream, on_end));
+      }
+      // Torn down already: nothing left to do but forget it.
+      None => on_end(&conn),
+    }
+  }
+}
+
 /// Takes over a connected socket by duplicating `fd` (JS thread): `head` is
 /// written first; the connection opens as `slot` and its task runs until it
 /// ends (then `on_end`). The caller starts reading it (`Reader::start`).
