@@ -154,3 +154,37 @@ test.serial('a closed server process keeps no native handle: a script exits with
   t.is(r.err, null);
   t.is(r.stdout.trim(), 'closed');
 });
+
+// An open connection that JS reads and writes has no I/O task (the memory
+// of an idle connection); one whose peer stops reading gets one, which
+// writes the rest once the peer reads again; and all of them are gone once
+// the connections close.
+test.serial('open connections hold no I/O task until one is needed, and none is left after', async (t) => {
+  const { wss, port, url } = await listen(impls.wsrs);
+  const server = [];
+  wss.on('connection', (ws) => server.push(ws));
+  const clients = await Promise.all(Array.from({ length: 20 }, () => connect(url)));
+  await eventually(() => server.length === 20);
+  for (const c of clients) c.send('x');
+  for (const ws of server) ws.send('y');
+  await Promise.all(clients.map((c) => once(c, 'message')));
+  t.is(native.stats().tasks, 0, 'open and idle: no task');
+
+  // A peer that does not read: the server's writes wait, on a task.
+  const slow = await rawWebSocket(port);
+  slow.pause();
+  await eventually(() => server.length === 21);
+  const big = Buffer.alloc(1 << 20, 7);
+  for (let i = 0; i < 16; i++) server[20].send(big);
+  await eventually(() => native.stats().tasks === 1, { message: () => `tasks ${native.stats().tasks}` });
+  t.true(server[20].bufferedAmount > 0);
+  const drained = once(server[20], 'drain');
+  slow.resume();
+  await drained;
+
+  slow.destroy();
+  for (const c of clients) c.close();
+  await closeServer(wss);
+  await eventually(idle, { timeout: 3000, message: () => `not idle: ${JSON.stringify(native.stats())}` });
+  t.pass();
+});

@@ -308,6 +308,31 @@ mod tests {
     assert!(l.stage().is_established());
   }
 
+  /// An open connection that JS reads and writes needs no I/O task; being
+  /// refused, blocked, closed, ended or failed does.
+  #[test]
+  fn when_a_connection_needs_its_io_task() {
+    let needs = |l: &Lifecycle, blocked: bool| l.flags(blocked).needs_task();
+    assert!(!needs(&Lifecycle::new(Stage::Pending), false), "waiting for JS's decision");
+    let mut l = open();
+    assert!(!needs(&l, false), "open and idle");
+    assert!(needs(&l, true), "a write that has to wait");
+    l.set_peer_eof();
+    assert!(needs(&l, false), "the peer closed its side");
+    let mut l = open();
+    l.send_close(Instant::now());
+    assert!(needs(&l, false), "the close timer");
+    let mut l = open();
+    l.terminate();
+    assert!(needs(&l, false), "terminated");
+    let mut l = open();
+    l.fail();
+    assert!(needs(&l, false), "failed");
+    let mut l = Lifecycle::new(Stage::Pending);
+    l.reject(true);
+    assert!(needs(&l, false), "the refusal is written by the task");
+  }
+
   #[test]
   fn refused_upgrades() {
     let mut l = Lifecycle::new(Stage::Pending);
