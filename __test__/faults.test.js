@@ -9,6 +9,7 @@ const fs = require('fs');
 const { closeServer, connect, delay, eventually, frame, impls, listen, messages, once, raw, rawWebSocket, upgradeRequest } = require('./helpers');
 
 const native = require('../lib/native');
+const { NODE_SOCKETS } = require('../lib/takeover');
 
 const fdCount = () => fs.readdirSync('/proc/self/fd').length;
 /** Nothing left behind: no task, pending upgrade, socket, topic or loop reference. */
@@ -170,19 +171,23 @@ test.serial('open connections hold no I/O task until one is needed, and none is 
   await Promise.all(clients.map((c) => once(c, 'message')));
   t.is(native.stats().tasks, 0, 'open and idle: no task');
 
-  // A peer that does not read: the server's writes wait, on a task.
-  const slow = await rawWebSocket(port);
-  slow.pause();
-  await eventually(() => server.length === 21);
-  const big = Buffer.alloc(1 << 20, 7);
-  for (let i = 0; i < 16; i++) server[20].send(big);
-  await eventually(() => native.stats().tasks === 1, { message: () => `tasks ${native.stats().tasks}` });
-  t.true(server[20].bufferedAmount > 0);
-  const drained = once(server[20], 'drain');
-  slow.resume();
-  await drained;
+  // A peer that does not read: the server's writes wait, on a task. (Where
+  // Node keeps the sockets, the Windows shape, Node's socket waits instead:
+  // no task ever.)
+  if (!NODE_SOCKETS) {
+    const slow = await rawWebSocket(port);
+    slow.pause();
+    await eventually(() => server.length === 21);
+    const big = Buffer.alloc(1 << 20, 7);
+    for (let i = 0; i < 16; i++) server[20].send(big);
+    await eventually(() => native.stats().tasks === 1, { message: () => `tasks ${native.stats().tasks}` });
+    t.true(server[20].bufferedAmount > 0);
+    const drained = once(server[20], 'drain');
+    slow.resume();
+    await drained;
+    slow.destroy();
+  }
 
-  slow.destroy();
   for (const c of clients) c.close();
   await closeServer(wss);
   await eventually(idle, { timeout: 3000, message: () => `not idle: ${JSON.stringify(native.stats())}` });
