@@ -30,6 +30,13 @@ export declare class Native {
 export declare function accept(id: number, requestId: number, slot: number, serverId: number, head: Buffer, deflate?: DeflateOptions | undefined | null): boolean
 
 /**
+ * The Sec-WebSocket-Accept answer to a Sec-WebSocket-Key (RFC 6455 §4.2.2),
+ * for the handshakes JS completes (a server on Node's sockets, the client);
+ * Rust's own are answered with `handshake::accept_key` when parsed.
+ */
+export declare function acceptKey(key: string): string
+
+/**
  * Takes over a TCP socket Node accepted (by duplicating `fd`) as `slot`:
  * `head` (the 101 response) is written first and `preread` is parsed as
  * if just read.

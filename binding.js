@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Native = nativeBinding.Native
 module.exports.accept = nativeBinding.accept
+module.exports.acceptKey = nativeBinding.acceptKey
 module.exports.adopt = nativeBinding.adopt
 module.exports.armTestPanic = nativeBinding.armTestPanic
 module.exports.bridgeFeed = nativeBinding.bridgeFeed

@@ -274,11 +274,10 @@ async function main() {
         }
       }
       // The median run by throughput, with its own latencies.
-      const mid = runs.map((r) => r.value).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-      const r = runs.find((x) => x.value === mid);
+      const r = [...runs].sort((a, b) => a.value - b.value)[Math.floor(runs.length / 2)];
       if (sc.latency) extra = `p50 ${r.p50} µs, p99 ${r.p99} µs`;
-      results[impl] = { value: mid, extra, p50: r.p50, p99: r.p99 };
-      process.stderr.write(`  ${sc.name} / ${NAMES[impl]}: ${fmt(mid)} ${sc.unit} ${extra}\n`);
+      results[impl] = { value: r.value, extra, p50: r.p50, p99: r.p99 };
+      process.stderr.write(`  ${sc.name} / ${NAMES[impl]}: ${fmt(r.value)} ${sc.unit} ${extra}\n`);
     }
     rows.push({ sc, results });
   }

@@ -13,10 +13,11 @@ const https = require('https');
 const net = require('net');
 const tls = require('tls');
 const querystring = require('querystring');
-const { randomBytes, createHash } = require('crypto');
+const { randomBytes } = require('crypto');
 const { URL } = require('url');
 
-const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID } = require('./constants');
+const { CONNECTION_DEFAULTS, EMPTY_BUFFER } = require('./constants');
+const { acceptKey } = require('./addon');
 const { fdOf, takeOver } = require('./takeover');
 const { binding, connectionOptions } = require('./native');
 const NativeSocket = require('./native-socket');
@@ -227,10 +228,7 @@ function initAsClient(websocket, address, protocols, options) {
       abortHandshake(websocket, socket, 'Invalid Upgrade header');
       return;
     }
-    const digest = createHash('sha1')
-      .update(key + GUID)
-      .digest('base64');
-    if (res.headers['sec-websocket-accept'] !== digest) {
+    if (res.headers['sec-websocket-accept'] !== acceptKey(key)) {
       abortHandshake(websocket, socket, 'Invalid Sec-WebSocket-Accept header');
       return;
     }

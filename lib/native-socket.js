@@ -28,7 +28,7 @@ class NativeSocket extends EventEmitter {
     this.localAddress = from.localAddress;
     this.localPort = from.localPort;
     // Made after its connection closed (`WebSocket#_socket`): the counts kept then.
-    this._final = from.counts !== undefined ? from.counts || { bytesRead: 0, bytesWritten: 0, noDelay: false, keepAlive: false } : null;
+    this._final = from.counts || null;
     this._timeout = 0;
     this._timer = null;
   }
@@ -123,8 +123,16 @@ class NativeSocket extends EventEmitter {
   /** @private */
   _info() {
     if (this._final !== null) return this._final;
-    return binding.socketInfo(this._ws._slot) || { bytesRead: 0, bytesWritten: 0, noDelay: false, keepAlive: false };
+    return NativeSocket.counts(this._ws._slot);
+  }
+
+  /** The byte counts and options of the connection in `slot`, from Rust. @private */
+  static counts(slot) {
+    return binding.socketInfo(slot) || NO_INFO;
   }
 }
+
+/** What a connection Rust no longer has reports. */
+const NO_INFO = Object.freeze({ bytesRead: 0, bytesWritten: 0, noDelay: false, keepAlive: false });
 
 module.exports = NativeSocket;

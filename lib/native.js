@@ -19,6 +19,7 @@ const NOT_PER_INSTANCE = new Set([
   'Native',
   'processStats',
   'mallocInUse',
+  'acceptKey',
   'sends',
   'reusePortSupported',
   'nativeSockets',
@@ -176,21 +177,17 @@ function onWake(batch) {
   resumeScheduled = false;
   let done = false;
   try {
-    if (batch !== undefined) {
-      // Rust delivers only between batches: nothing is left from before.
-      current = open(batch);
+    // Rust delivers only between batches: nothing is left from before.
+    if (batch !== undefined) current = open(batch);
+    for (;;) {
+      if (current === null) {
+        if (batch !== undefined) break;
+        const next = binding.drain();
+        if (next === undefined) break;
+        current = open(next);
+      }
       dispatch(current);
       current = null;
-    } else {
-      for (;;) {
-        if (current === null) {
-          const next = binding.drain();
-          if (next === undefined) break;
-          current = open(next);
-        }
-        dispatch(current);
-        current = null;
-      }
     }
     done = true;
   } finally {

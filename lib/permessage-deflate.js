@@ -7,6 +7,8 @@
 
 const zlib = require('zlib');
 
+const { NoKeys } = require('./constants');
+
 const NAME = 'permessage-deflate';
 
 /**
@@ -15,13 +17,10 @@ const NAME = 'permessage-deflate';
  * quarter KB each) into a fast one that, like it, inherits no keys.
  */
 function settled(params) {
-  const out = new Params();
+  const out = new NoKeys();
   for (const key of Object.keys(params)) out[key] = params[key];
   return out;
 }
-
-function Params() {}
-Params.prototype = Object.create(null);
 
 class PerMessageDeflate {
   /**

@@ -10,7 +10,6 @@
 const cluster = require('cluster');
 const EventEmitter = require('events');
 const http = require('http');
-const { createHash } = require('crypto');
 
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
@@ -18,7 +17,8 @@ const NativeSocket = require('./native-socket');
 const PerMessageDeflate = require('./permessage-deflate');
 const extension = require('./extension');
 const { kServer } = WebSocket;
-const { CONNECTION_DEFAULTS, EMPTY_BUFFER, GUID, kWebSocket } = require('./constants');
+const { CONNECTION_DEFAULTS, EMPTY_BUFFER, kWebSocket } = require('./constants');
+const { acceptKey } = require('./addon');
 const native = require('./native');
 const { NODE_SOCKETS, fdOf, takeOver } = require('./takeover');
 
@@ -363,12 +363,7 @@ class WebSocketServer extends EventEmitter {
 
     // Rust computed it from the request's Sec-WebSocket-Key header (a
     // repeated one fails keyRegex above).
-    const digest =
-      socket instanceof NativeUpgradeSocket && socket._acceptKey !== ''
-        ? socket._acceptKey
-        : createHash('sha1')
-            .update(key + GUID)
-            .digest('base64');
+    const digest = socket instanceof NativeUpgradeSocket && socket._acceptKey !== '' ? socket._acceptKey : acceptKey(key);
     const headers = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
@@ -556,7 +551,7 @@ class NativeUpgradeSocket extends EventEmitter {
       remoteFamily: this.remoteFamily,
       localAddress: this.localAddress,
       localPort: this.localPort,
-      counts: undefined
+      counts: null
     };
   }
 

@@ -14,6 +14,7 @@ const {
   kForOnEventAttribute,
   kListener,
   kStatusCode,
+  NoKeys,
   READY_STATES
 } = require('./constants');
 const { EventTarget } = require('./event-target');
@@ -38,10 +39,6 @@ const CLOSED = 3;
 // What a native send did, and opcodes: from their one source in Rust.
 const { SENT, NOT_OPEN, DROPPED, OVERFLOW, OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG } = native.WIRE;
 
-/** An EventEmitter listener table (`_events`): no inherited keys, like Node's. */
-function Listeners() {}
-Listeners.prototype = Object.create(null);
-
 class WebSocket extends EventEmitter {
   /**
    * @param {(String|URL|null)} address null for a server-side socket
@@ -53,7 +50,7 @@ class WebSocket extends EventEmitter {
     // EventEmitter's listener table, as a fast object rather than the
     // dictionary `{ __proto__: null }` makes: a third of an idle
     // connection's JS memory otherwise. It inherits nothing either.
-    this._events = new Listeners();
+    this._events = new NoKeys();
 
     // (What most connections never change has its default on the
     // prototype, below: an idle connection is mostly this object.)
@@ -116,7 +113,7 @@ class WebSocket extends EventEmitter {
     if (this._sock !== null) {
       if (typeof this._sock._snapshot === 'function') this._sock._snapshot();
     } else if (this._peer !== null) {
-      this._peer.counts = native.binding.socketInfo(this._slot) || null;
+      this._peer.counts = NativeSocket.counts(this._slot);
     }
   }
 

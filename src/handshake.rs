@@ -17,8 +17,9 @@ pub struct Request {
   pub url: String,
   /// Minor version of HTTP/1.x.
   pub minor: u8,
-  /// Header names and values as sent; values decoded as latin1 like Node.
-  pub headers: Vec<(String, String)>,
+  /// Header names and values, as sent (JS decodes the values as latin1,
+  /// as Node does).
+  pub headers: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -41,12 +42,11 @@ pub fn parse(buf: &[u8], max_size: usize) -> Result<Option<(Request, usize)>, Pa
       if n > max_size {
         return Err(ParseError::TooLarge);
       }
-      let latin1 = |b: &[u8]| b.iter().map(|&c| c as char).collect::<String>();
       let request = Request {
         method: req.method.unwrap_or("").to_string(),
         url: req.path.unwrap_or("").to_string(),
         minor: req.version.unwrap_or(1),
-        headers: req.headers.iter().map(|h| (h.name.to_string(), latin1(h.value))).collect(),
+        headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
       };
       Ok(Some((request, n)))
     }
@@ -63,8 +63,8 @@ pub fn parse(buf: &[u8], max_size: usize) -> Result<Option<(Request, usize)>, Pa
 }
 
 impl Request {
-  pub fn header(&self, name: &str) -> Option<&str> {
-    self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+  pub fn header(&self, name: &str) -> Option<&[u8]> {
+    self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
   }
 
   /// Node's test for an upgrade: an `Upgrade` header and `upgrade` among the
@@ -75,7 +75,7 @@ impl Request {
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .any(|(_, v)| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+        .any(|(_, v)| v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade")))
   }
 
   /// The description of this request that JS turns into an
@@ -88,7 +88,7 @@ impl Request {
   /// local address, local port, Sec-WebSocket-Accept (or ""), then each header's name and value
   /// ```
   ///
-  /// Header values are latin1 (`latin1` above): JS reads the whole as latin1.
+  /// Header values go as sent: JS reads the whole as latin1.
   pub fn encode(&self, peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
     let family = |a: &SocketAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
     let accept = self.header("sec-websocket-key").map(accept_key).unwrap_or_default();
@@ -108,22 +108,25 @@ impl Request {
     field(accept.as_bytes());
     for (n, v) in &self.headers {
       field(n.as_bytes());
-      // Back to the bytes as sent (each char is one latin1 byte).
-      let bytes: Vec<u8> = v.chars().map(|c| c as u32 as u8).collect();
-      field(&bytes);
+      field(v);
     }
     out.pop();
     out
   }
 }
 
-/// The Sec-WebSocket-Accept answer to a Sec-WebSocket-Key (RFC 6455 §4.2.2).
-pub fn accept_key(key: &str) -> String {
+/// RFC 6455 §1.3's GUID, the one place it is written.
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The Sec-WebSocket-Accept answer to a Sec-WebSocket-Key (RFC 6455 §4.2.2):
+/// for the requests Rust parses, and (`binding::accept_key`) the handshakes
+/// JS completes.
+pub fn accept_key(key: &[u8]) -> String {
   use base64::Engine;
   use sha1::{Digest, Sha1};
   let mut h = Sha1::new();
-  h.update(key.as_bytes());
-  h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+  h.update(key);
+  h.update(GUID);
   base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
@@ -225,7 +228,7 @@ mod tests {
     assert_eq!(req.url, "/chat?x=1");
     assert_eq!(req.minor, 1);
     assert!(req.is_upgrade());
-    assert_eq!(req.header("sec-websocket-version"), Some("13"));
+    assert_eq!(req.header("sec-websocket-version"), Some(&b"13"[..]));
   }
 
   #[test]

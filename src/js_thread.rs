@@ -34,12 +34,6 @@ pub struct JsThread {
   /// The I/O thread's batch is swapped into this one, then appended to the
   /// JS thread's own (`Registry::events`).
   spare: RefCell<Batch>,
-  /// JS is being called with events (`deliver`): what it reads meanwhile
-  /// goes out with the next round of the same delivery.
-  delivering: Cell<bool>,
-  /// Bytes of the last batch handed to JS as it was: the size of the
-  /// buffer taken for the next one, so that it rarely has to grow.
-  last_batch: Cell<usize>,
   /// Large message buffers of the drained batch, in event order.
   pub owned: RefCell<VecDeque<Vec<u8>>>,
   /// JS's `onWake` (weak while nothing is open: see `set_ref`).
@@ -107,8 +101,6 @@ impl JsThread {
         env,
         registry: RefCell::new(Registry::default()),
         spare: RefCell::new(Batch::default()),
-        delivering: Cell::new(false),
-        last_batch: Cell::new(0),
         owned: RefCell::new(VecDeque::new()),
         func,
         resource: resource_ref,
@@ -195,49 +187,44 @@ impl JsThread {
   /// becomes an 'uncaughtException', as with any I/O callback in Node (JS
   /// then resumes the rest of its batch itself, and drains what is left).
   fn deliver(&self) {
-    if self.torn_down.get() || self.delivering.replace(true) {
+    if self.torn_down.get() {
       return;
     }
     let env = self.env;
-    // A bound, so that events read while JS runs cannot starve the event
-    // loop: what is left is delivered on a later turn.
-    for round in 0.. {
-      // SAFETY: napi calls on the JS thread, inside a handle scope opened here.
-      let more = unsafe {
-        let mut scope = ptr::null_mut();
-        if !ok(sys::napi_open_handle_scope(env, &mut scope)) {
-          break;
-        }
-        let (mut func, mut recv, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-        let mut more = false;
-        if ok(sys::napi_get_reference_value(env, self.func, &mut func))
-          && !func.is_null()
-          && ok(sys::napi_get_global(env, &mut recv))
-        {
-          if let Some(batch) = self.next_batch(env) {
-            sys::napi_make_callback(env, self.context, recv, func, 1, &batch, &mut result);
-            let mut pending = false;
-            if ok(sys::napi_is_exception_pending(env, &mut pending)) && pending {
-              let mut err = ptr::null_mut();
-              sys::napi_get_and_clear_last_exception(env, &mut err);
-              sys::napi_fatal_exception(env, err);
-            } else {
-              more = true;
-            }
+    // SAFETY: napi calls on the JS thread, inside a handle scope opened here.
+    unsafe {
+      let mut scope = ptr::null_mut();
+      if !ok(sys::napi_open_handle_scope(env, &mut scope)) {
+        return;
+      }
+      let (mut func, mut recv, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+      if ok(sys::napi_get_reference_value(env, self.func, &mut func))
+        && !func.is_null()
+        && ok(sys::napi_get_global(env, &mut recv))
+      {
+        // A bound, so that events read while JS runs cannot starve the
+        // event loop: what is left is delivered on a later turn.
+        for round in 0.. {
+          if self.torn_down.get() {
+            break;
+          }
+          if round == 8 {
+            self.inst.events.wake();
+            break;
+          }
+          let Some(batch) = self.next_batch(env) else { break };
+          sys::napi_make_callback(env, self.context, recv, func, 1, &batch, &mut result);
+          let mut pending = false;
+          if ok(sys::napi_is_exception_pending(env, &mut pending)) && pending {
+            let mut err = ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut err);
+            sys::napi_fatal_exception(env, err);
+            break;
           }
         }
-        sys::napi_close_handle_scope(env, scope);
-        more
-      };
-      if !more || self.torn_down.get() {
-        break;
       }
-      if round == 8 {
-        self.inst.events.wake();
-        break;
-      }
+      sys::napi_close_handle_scope(env, scope);
     }
-    self.delivering.set(false);
     // Any flush JS scheduled has run (ticks run as the callback returns).
     if let Ok(mut r) = self.registry.try_borrow_mut() {
       r.flush_list().end_read_turn();
@@ -256,7 +243,6 @@ impl JsThread {
       let mut spare = self.spare.borrow_mut();
       self.inst.events.take(&mut spare);
       reg.events.append(&mut spare);
-      spare.clear();
     }
     let b = &mut reg.events;
     if b.is_empty() {
@@ -267,9 +253,8 @@ impl JsThread {
     let env = napi::Env::from_raw(env);
     let value = if b.data.len() >= crate::pool::MIN {
       // Handed over as it is (no copy); its memory returns to the pool.
-      let len = b.data.len();
-      let next = crate::pool::take(len.max(self.last_batch.get()));
-      self.last_batch.set(len);
+      // The next one is taken about as large, so that it rarely grows.
+      let next = crate::pool::take(b.data.len());
       let data = std::mem::replace(&mut b.data, next);
       b.meta.clear();
       crate::js_buffers::owned(&env, data)
@@ -280,15 +265,6 @@ impl JsThread {
       v
     };
     value.ok().map(|v| v.raw())
-  }
-
-  /// JS had Rust parse the bytes read after a handshake
-  /// outside a delivery: its events are delivered on a later turn.
-  pub fn read_by_js(&self) {
-    let waiting = self.registry.try_borrow().is_ok_and(|r| !r.events.is_empty());
-    if waiting && !self.delivering.get() {
-      self.inst.events.wake();
-    }
   }
 
   /// Releases everything the instance owns (JS thread; once), the napi

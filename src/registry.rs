@@ -39,7 +39,14 @@ impl Registry {
   pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>, deflate: Option<Deflate>) {
     self.insert(slot, server, conn, deflate);
     if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+      let before = self.events.count();
       e.reader.start(&e.conn, preread, &mut self.events);
+      if self.events.count() > before {
+        // JS is told as for the I/O thread's events: a delivery in progress
+        // (the usual case: JS accepts while it handles the upgrade) takes
+        // them in its next round, and the wake then finds nothing.
+        e.conn.inst.events.wake();
+      }
     }
   }
 

@@ -88,6 +88,14 @@ pub fn is_valid_close_code(code: u32) -> bool {
   u16::try_from(code).is_ok_and(frame::is_valid_close_code)
 }
 
+/// The Sec-WebSocket-Accept answer to a Sec-WebSocket-Key (RFC 6455 §4.2.2),
+/// for the handshakes JS completes (a server on Node's sockets, the client);
+/// Rust's own are answered with `handshake::accept_key` when parsed.
+#[napi(catch_unwind)]
+pub fn accept_key(key: String) -> String {
+  crate::handshake::accept_key(key.as_bytes())
+}
+
 /// Process-wide counters (all instances together), for leak checks.
 #[napi(object)]
 pub struct ProcessStats {
@@ -352,13 +360,9 @@ pub fn publish(
   opcode: u32,
   except: i32,
 ) -> Result<u32> {
-  let except = (except >= 0).then_some(except as u32);
   let js = copy(&env, id)?;
-  let mut r = js.registry.borrow_mut();
-  Ok(match &data {
-    Either::A(s) => r.publish(&topic, opcode as u8, s.as_bytes(), except),
-    Either::B(b) => r.publish(&topic, opcode as u8, b, except),
-  })
+  let n = js.registry.borrow_mut().publish(&topic, opcode as u8, bytes_of(&data), slot_of(except));
+  Ok(n)
 }
 
 /// Like `publish`, to every open connection of a server.
@@ -371,13 +375,22 @@ pub fn broadcast(
   opcode: u32,
   except: i32,
 ) -> Result<u32> {
-  let except = (except >= 0).then_some(except as u32);
   let js = copy(&env, id)?;
-  let mut r = js.registry.borrow_mut();
-  Ok(match &data {
-    Either::A(s) => r.broadcast(server_id, opcode as u8, s.as_bytes(), except),
-    Either::B(b) => r.broadcast(server_id, opcode as u8, b, except),
-  })
+  let n = js.registry.borrow_mut().broadcast(server_id, opcode as u8, bytes_of(&data), slot_of(except));
+  Ok(n)
+}
+
+/// A fan-out's payload: a string's UTF-8, or a Buffer's bytes.
+fn bytes_of<'a>(data: &'a Either<String, BufferSlice>) -> &'a [u8] {
+  match data {
+    Either::A(s) => s.as_bytes(),
+    Either::B(b) => b,
+  }
+}
+
+/// A fan-out's `except`: a slot, or -1 for none.
+fn slot_of(except: i32) -> Option<u32> {
+  (except >= 0).then_some(except as u32)
 }
 
 // sendBuffer, sendCompressed and sendString (`sends()`).

@@ -146,8 +146,6 @@ pub fn accept(
   };
   Server::accepted(&js.inst, server_id, &conn);
   reg.insert_native(slot, server_id, conn, leftover, deflate.map(|d| d.native()));
-  drop(reg);
-  js.read_by_js();
   Ok(true)
 }
 
@@ -169,11 +167,8 @@ pub fn adopt(
 ) -> Result<()> {
   let js = live(&env, id)?;
   let mut reg = js.registry.borrow_mut();
-  let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list())
-    .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+  let conn = Server::adopt(&js.inst, server_id, fd, slot, &head, reg.flush_list()).map_err(not_taken_over)?;
   reg.insert_native(slot, server_id, conn, preread.to_vec(), deflate.map(|d| d.native()));
-  drop(reg);
-  js.read_by_js();
   Ok(())
 }
 
@@ -201,10 +196,8 @@ pub fn client_adopt(
   let mut reg = js.registry.borrow_mut();
   let conn =
     crate::connection::adopt(&js.inst, conn_options(&o, true), fd, slot, &[], reg.flush_list(), Box::new(|_| {}))
-      .map_err(|e| Error::from_reason(format!("cannot take over the socket: {e}")))?;
+      .map_err(not_taken_over)?;
   reg.insert_native(slot, 0, conn, preread.to_vec(), deflate.map(|d| d.native()));
-  drop(reg);
-  js.read_by_js();
   Ok(())
 }
 
@@ -221,4 +214,8 @@ pub fn client_bridge_open(
   let conn = Conn::new_bridged(&js.inst, conn_options(&o, true), slot);
   js.registry.borrow_mut().insert(slot, 0, conn, deflate.map(|d| d.native()));
   Ok(true)
+}
+
+fn not_taken_over(e: std::io::Error) -> Error {
+  Error::from_reason(format!("cannot take over the socket: {e}"))
 }

@@ -185,15 +185,8 @@ impl Reader {
       ReadEnd::Drained => return,
       ReadEnd::Budget => return conn.inst.poller.rearm(stream.fd(), conn.slot()),
       ReadEnd::Eof => {
-        // Ended here if it has no I/O task yet; else the task finishes it
-        // (woken as the lock is released).
         drop(out);
-        self.eof = true;
-        if !conn.end_at_eof(events) {
-          conn.lock().life.set_peer_eof();
-        }
-        conn.inst.poller.remove(stream.fd());
-        return;
+        conn.peer_closed(events);
       }
       ReadEnd::Failed => out.life.fail(),
       ReadEnd::Flooded => {}

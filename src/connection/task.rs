@@ -179,14 +179,17 @@ impl Conn {
     }
   }
 
-  /// The peer closed its side of a connection that has no I/O task (JS
-  /// thread, after its last read): what is queued is written and the
-  /// connection ends here, its CLOSED event after what was read (`events`),
-  /// with no other thread woken. If the socket cannot take it all, its task
-  /// takes over as usual.
-  pub(crate) fn end_at_eof(self: &Arc<Self>, events: &mut crate::events::Batch) -> bool {
+  /// The peer closed its side (JS thread, after its last read). Its I/O
+  /// task, if it has one, finishes the connection (woken as the lock is
+  /// released). Without one, what is queued is written and the connection
+  /// ends here, its CLOSED event after what was read (`events`), with no
+  /// other thread woken; if the socket cannot take it all, the task starts
+  /// and takes over as usual.
+  pub(crate) fn peer_closed(self: &Arc<Self>, events: &mut crate::events::Batch) {
+    // Taken first, so that the change of state below starts no task.
     let Some(on_end) = self.deferred.locked().take() else {
-      return false;
+      self.lock().life.set_peer_eof();
+      return;
     };
     let (stream, done) = {
       let mut out = self.lock();
@@ -203,7 +206,6 @@ impl Conn {
       }
       _ => self.defer_task(on_end),
     }
-    true
   }
 
   /// Starts the I/O task deferred by `defer_task` (any thread; once).
