@@ -72,7 +72,7 @@ export interface BridgeOut {
   destroy: boolean
 }
 
-/** Like `publish`, to every open connection of a server. */
+/** Like `publish`, to every open connection of a server (this instance's). */
 export declare function broadcast(id: number, serverId: number, data: string | Buffer, opcode: number, except: number): number
 
 /** Bytes queued but not yet written to the socket. */
@@ -206,9 +206,47 @@ export interface ProcessStats {
 
 /**
  * Frames the message once and queues it to every subscriber of `topic`
- * (but `except`, a slot, or -1). Returns the number of recipients.
+ * (but `except`, a slot, or -1), in this instance and every other one in
+ * the process; and, if `server_id`'s server has a Redis link, publishes it
+ * there for the other processes. Returns the number of recipients in this
+ * instance.
  */
-export declare function publish(id: number, topic: string, data: string | Buffer, opcode: number, except: number): number
+export declare function publish(id: number, serverId: number, topic: string, data: string | Buffer, opcode: number, except: number): number
+
+/**
+ * Connects `server_id`'s server to Redis: the link of this process for the
+ * same URL and prefix, or a new one (which connects in the background and
+ * reports as `kind::REDIS` events). A TypeError for a URL that is not one.
+ */
+export declare function redisAttach(id: number, serverId: number, o: RedisOptions): void
+
+/** A server's `redis` option, checked by JS. */
+export interface RedisOptions {
+  url: string
+  prefix?: string
+  outbox?: number
+}
+
+/** `wss.redisStats` (undefined for a server without Redis). */
+export declare function redisStats(id: number, serverId: number): RedisStats | null
+
+export interface RedisStats {
+  connected: boolean
+  published: number
+  received: number
+  dropped: number
+  lost: number
+  malformed: number
+  reconnects: number
+  outbox: number
+}
+
+/**
+ * -1 when Redis has confirmed every subscription change the process asked
+ * for (or the server has no Redis); else the count of changes a
+ * `REDIS_SYNCED` report must reach.
+ */
+export declare function redisSyncPoint(id: number, serverId: number): number
 
 /** Refuses an upgrade: writes `answer` and closes, or just closes (`null`). */
 export declare function reject(id: number, requestId: number, answer?: Buffer | undefined | null): void

@@ -40,6 +40,8 @@ const {
   K_DRAIN,
   K_SERVER_ERROR,
   K_BRIDGED_WRITE,
+  K_PUBLISHED,
+  K_REDIS,
   FLAG_BINARY,
   FLAG_RANGE_ERROR,
   FLAG_OWNED
@@ -309,6 +311,16 @@ function dispatch(cursor) {
       case K_SERVER_ERROR: {
         const server = servers.get(id);
         if (server !== undefined) server._onNativeError(Buffer.from(ab, start, len).toString());
+        break;
+      }
+      case K_PUBLISHED:
+        // Another instance or process published to this one's subscribers:
+        // Rust queued it to them; it goes out with this turn's flush.
+        scheduleFlush();
+        break;
+      case K_REDIS: {
+        const server = servers.get(id);
+        if (server !== undefined) server._onRedis(extra, Buffer.from(ab, start, len).toString());
         break;
       }
     }

@@ -24,6 +24,33 @@ const { NODE_SOCKETS, fdOf, takeOver } = require('./takeover');
 
 const keyRegex = /^[+/0-9A-Za-z]{22}==$/;
 
+/**
+ * The `redis` option: a URL, or `{ url, prefix, outbox }` (null: none).
+ * @private
+ */
+function normalizeRedis(redis) {
+  if (redis === undefined || redis === null || redis === false) return null;
+  const o = typeof redis === 'string' ? { url: redis } : redis;
+  if (typeof o !== 'object' || typeof o.url !== 'string') {
+    throw new TypeError('The "redis" option must be a Redis URL or an object with a "url" string');
+  }
+  if (!/^(redis|rediss|redis\+unix|unix|valkey|valkeys):/.test(o.url)) {
+    throw new TypeError(`The "redis" option's URL must start with redis:// (got ${JSON.stringify(o.url)})`);
+  }
+  const out = { url: o.url };
+  if (o.prefix !== undefined) {
+    if (typeof o.prefix !== 'string') throw new TypeError('The "redis.prefix" option must be a string');
+    out.prefix = o.prefix;
+  }
+  if (o.outbox !== undefined) {
+    if (!Number.isInteger(o.outbox) || o.outbox < 0 || o.outbox > 0xffffffff) {
+      throw new RangeError('The "redis.outbox" option must be an integer from 0 to 4294967295');
+    }
+    out.outbox = o.outbox;
+  }
+  return out;
+}
+
 const RUNNING = 0;
 const CLOSING = 1;
 const CLOSED = 2;
@@ -87,6 +114,9 @@ class WebSocketServer extends EventEmitter {
           'Use one server, or node:cluster (which shares the port through the primary).'
       );
     }
+    const redis = normalizeRedis(options.redis);
+    /** `redisSynced()` promises: [count of changes to reach, resolve]. */
+    this._redisWaiters = [];
     // The Rust side of this server: its limits, and its heartbeat.
     this._id = native.addServer(this);
     native.binding.createServer(this._id, native.connectionOptions(options), {
@@ -95,6 +125,15 @@ class WebSocketServer extends EventEmitter {
       handshakeTimeout: Number(options.handshakeTimeout) || 0,
       maxHeaderSize: options.maxHeaderSize >>> 0
     });
+    if (redis !== null) {
+      try {
+        native.binding.redisAttach(this._id, redis);
+      } catch (err) {
+        native.binding.serverRemove(this._id);
+        native.removeServer(this._id);
+        throw new TypeError(err.message);
+      }
+    }
 
     if (port !== null) {
       if (typeof callback === 'function') this.on('listening', callback);
@@ -244,9 +283,66 @@ class WebSocketServer extends EventEmitter {
     if (typeof topic !== 'string') throw new TypeError('The topic must be a string');
     const { opcode, payload } = WebSocket.toFrame(data, options);
     const except = options && options.except ? options.except._slot : -1;
-    const n = native.binding.publish(topic, payload, opcode, except);
+    const n = native.binding.publish(this._id, topic, payload, opcode, except);
     if (n > 0) native.scheduleFlush();
     return n;
+  }
+
+  /**
+   * Beyond ws, with the `redis` option: the link's counters (undefined
+   * without it). See "Scaling out" in the README.
+   */
+  get redisStats() {
+    return this._id === 0 ? undefined : native.binding.redisStats(this._id) ?? undefined;
+  }
+
+  /**
+   * Beyond ws, with the `redis` option: resolves once Redis has confirmed
+   * every subscription the process made so far (at once without Redis, or
+   * with nothing unconfirmed). Through an outage it waits for the
+   * reconnection.
+   */
+  redisSynced() {
+    const target = this._id === 0 ? -1 : native.binding.redisSyncPoint(this._id);
+    if (target === -1) return Promise.resolve();
+    return new Promise((resolve) => this._redisWaiters.push([target, resolve]));
+  }
+
+  /**
+   * What this server's Redis link reports (src/pubsub/link.rs `status`).
+   * @private
+   */
+  _onRedis(code, text) {
+    switch (code) {
+      case native.WIRE.REDIS_READY:
+        this.emit('redisReady');
+        break;
+      case native.WIRE.REDIS_UNREACHABLE:
+      case native.WIRE.REDIS_LOST: {
+        const err = new Error(text);
+        err.code = code === native.WIRE.REDIS_LOST ? 'WSRS_REDIS_LOST' : 'WSRS_REDIS_UNREACHABLE';
+        // Local publishing goes on: without a listener this is a warning,
+        // not the crash an unhandled 'error' would be.
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        else process.emitWarning(err.message, { type: 'WsrsRedisWarning', code: err.code });
+        break;
+      }
+      case native.WIRE.REDIS_OVERFLOW: {
+        const [dropped, total] = text.split(' ').map(Number);
+        this.emit('redisOverflow', { dropped, total });
+        break;
+      }
+      case native.WIRE.REDIS_SYNCED: {
+        const confirmed = Number(text);
+        // Counts wrap at 2^32: reached when at most 2^31 behind.
+        this._redisWaiters = this._redisWaiters.filter(([target, resolve]) => {
+          if (((confirmed - target) >>> 0) >= 0x80000000) return true;
+          resolve();
+          return false;
+        });
+        break;
+      }
+    }
   }
 
   /**

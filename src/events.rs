@@ -52,6 +52,12 @@ pub mod kind {
   /// The I/O thread queued a frame on a bridged connection (the heartbeat's
   /// ping) or ended it: JS flushes it, as it flushes what JS sends.
   pub const BRIDGED_WRITE: u32 = 10;
+  /// Messages published elsewhere (another instance, another process) were
+  /// queued to this instance's subscribers: JS flushes them.
+  pub const PUBLISHED: u32 = 11;
+  /// A server's Redis link reports. id = server id, extra = what
+  /// (`pubsub::link::status`), payload = its text.
+  pub const REDIS: u32 = 12;
 }
 
 pub const FLAG_BINARY: u32 = 1 << 8;

@@ -34,6 +34,8 @@ pub struct Instance {
   pub servers: Mutex<HashMap<u32, Arc<Server>>>,
   /// Connections whose upgrade awaits JS's decision, by request id.
   pub pending: Mutex<HashMap<u32, Pending>>,
+  /// What other instances and Redis published to its subscribers.
+  pub mailbox: crate::pubsub::hub::Mailbox,
   /// Connection tasks alive on the I/O thread.
   tasks: AtomicUsize,
   /// The environment is gone (or going): nothing new may start.
@@ -60,6 +62,7 @@ impl Instance {
       poller,
       servers: Mutex::new(HashMap::new()),
       pending: Mutex::new(HashMap::new()),
+      mailbox: Default::default(),
       tasks: AtomicUsize::new(0),
       closed: AtomicBool::new(false),
     })
@@ -105,6 +108,7 @@ impl Instance {
     for (conn, _) in pending {
       conn.terminate();
     }
+    self.mailbox.clear();
     waker
   }
 }

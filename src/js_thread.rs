@@ -36,6 +36,10 @@ pub struct JsThread {
   spare: RefCell<Batch>,
   /// Large message buffers of the drained batch, in event order.
   pub owned: RefCell<VecDeque<Vec<u8>>>,
+  /// What the mailbox held (kept for its capacity).
+  mail: RefCell<Vec<Arc<crate::pubsub::Published>>>,
+  /// The Redis links of this instance's servers, by server id.
+  pub links: RefCell<std::collections::HashMap<u32, crate::pubsub::link::Attachment>>,
   /// JS's `onWake` (weak while nothing is open: see `set_ref`).
   func: sys::napi_ref,
   resource: sys::napi_ref,
@@ -97,11 +101,13 @@ impl JsThread {
       }
       let js = Rc::new(JsThread {
         id: next_id(env)?,
-        inst,
+        inst: inst.clone(),
         env,
-        registry: RefCell::new(Registry::default()),
+        registry: RefCell::new(Registry::of(&inst)),
         spare: RefCell::new(Batch::default()),
         owned: RefCell::new(VecDeque::new()),
+        mail: RefCell::new(Vec::new()),
+        links: RefCell::new(std::collections::HashMap::new()),
         func,
         resource: resource_ref,
         context,
@@ -244,6 +250,12 @@ impl JsThread {
       self.inst.events.take(&mut spare);
       reg.events.append(&mut spare);
     }
+    // After the take: mail posted from now on wakes the thread again.
+    let mut mail = self.mail.borrow_mut();
+    self.inst.mailbox.take(&mut mail);
+    if !mail.is_empty() {
+      reg.deliver_mail(&mut mail);
+    }
     let b = &mut reg.events;
     if b.is_empty() {
       return None;
@@ -289,6 +301,8 @@ impl JsThread {
     if let Ok(mut r) = self.registry.try_borrow_mut() {
       r.going_away();
     }
+    self.links.borrow_mut().clear();
+    self.mail.borrow_mut().clear();
     if let Some(r) = self.reactor.borrow_mut().take() {
       r.stop();
     }

@@ -28,6 +28,9 @@
 //! - `events`: the event queue: an instance's events batched to its JS thread.
 //! - `pool`: reuse of the buffers event batches and large messages are
 //!   handed over in (one pool per JS thread).
+//! - `pubsub`: publishes beyond one instance: the process's topics and each
+//!   instance's mailbox (`hub`), Redis links (`link`) and their message
+//!   format (`wire`).
 //! - `registry`: an instance's open connections by slot, server and topic
 //!   (sends, native publish and broadcast) and their flush list.
 //! - `binding`: the napi boundary (argument conversion), the only module JS
@@ -43,6 +46,7 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod instance;
 pub mod pool;
+pub mod pubsub;
 pub mod reactor;
 pub mod registry;
 pub mod runtime;

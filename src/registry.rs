@@ -8,8 +8,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::connection::{BridgeWrite, Conn, Deflate, FlushList, Reader, Sent, SharedFrames};
-use crate::events::Batch;
+use crate::events::{kind, Batch};
 use crate::frame;
+use crate::instance::Instance;
+use crate::pubsub::{hub::hub, Published};
 
 struct Entry {
   conn: Arc<Conn>,
@@ -31,9 +33,17 @@ pub struct Registry {
   /// What this thread read and parsed since the last delivery to JS
   /// (`events.rs`): no lock, since only this thread touches it.
   pub events: Batch,
+  /// The instance, as the process's topics know it (`pubsub::hub`): None
+  /// for a registry of its own (tests).
+  pub member: Option<Arc<Instance>>,
 }
 
 impl Registry {
+  /// The registry of `inst`, a member of the process's topics.
+  pub fn of(inst: &Arc<Instance>) -> Registry {
+    Registry { member: Some(inst.clone()), ..Registry::default() }
+  }
+
   /// A connection with a socket of its own: `preread` (bytes received after
   /// the handshake) is parsed, then the reactor reads the socket.
   pub fn insert_native(&mut self, slot: u32, server: u32, conn: Arc<Conn>, preread: Vec<u8>, deflate: Option<Deflate>) {
@@ -131,6 +141,20 @@ impl Registry {
     }
   }
 
+  /// Fans out what other instances and Redis published here (JS thread),
+  /// and has JS flush it.
+  pub fn deliver_mail(&mut self, mail: &mut Vec<Arc<Published>>) {
+    let mut n = 0;
+    for p in mail.drain(..) {
+      if let Some(set) = self.topics.get(&p.topic) {
+        n += fan_out(&self.slots, &mut self.flush, set.iter().copied(), p.opcode, p.payload(), &p.framed, None);
+      }
+    }
+    if n > 0 {
+      self.events.push(kind::PUBLISHED, 0, n, b"");
+    }
+  }
+
   /// (open connections, topics with subscribers)
   pub fn counts(&self) -> (usize, usize) {
     (self.slots.iter().filter(|e| e.is_some()).count(), self.topics.len())
@@ -173,6 +197,12 @@ impl Registry {
       e.conn.release();
     }
     self.servers.clear();
+    if let Some(inst) = &self.member {
+      let n = self.topics.len();
+      for (i, t) in self.topics.keys().enumerate() {
+        hub().leave(inst, t, i + 1 == n);
+      }
+    }
     self.topics.clear();
     self.flush.clear();
   }
@@ -182,6 +212,9 @@ impl Registry {
       set.remove(&slot);
       if set.is_empty() {
         self.topics.remove(topic);
+        if let Some(inst) = &self.member {
+          hub().leave(inst, topic, self.topics.is_empty());
+        }
       }
     }
   }
@@ -196,7 +229,13 @@ impl Registry {
     }
     let key: Arc<str> = match self.topics.get_key_value(topic) {
       Some((k, _)) => k.clone(),
-      None => Arc::from(topic),
+      None => {
+        let key = Arc::from(topic);
+        if let Some(inst) = &self.member {
+          hub().join(inst, &key, self.topics.is_empty());
+        }
+        key
+      }
     };
     entry.topics.push(key.clone());
     self.topics.entry(key).or_default().insert(slot);
@@ -228,10 +267,15 @@ impl Registry {
   }
 
   /// Frames `payload` once and queues it to every subscriber of `topic`
-  /// (except `except`). Returns how many connections it was queued to.
+  /// (except `except`), then to the subscribers of every other instance in
+  /// the process (`pubsub::hub`). Returns how many connections of this
+  /// instance it was queued to.
   pub fn publish(&mut self, topic: &str, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
+    if let Some(inst) = &self.member {
+      hub().forward(inst, !self.topics.is_empty(), topic, opcode, payload);
+    }
     match self.topics.get(topic) {
-      Some(set) => fan_out(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
+      Some(set) => fan_out_framing(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
       None => 0,
     }
   }
@@ -239,14 +283,14 @@ impl Registry {
   /// Like `publish`, to every open connection of a server.
   pub fn broadcast(&mut self, server: u32, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
     match self.servers.get(&server) {
-      Some(set) => fan_out(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
+      Some(set) => fan_out_framing(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
       None => 0,
     }
   }
 }
 
 /// Frames `payload` once and queues it to each of `members` but `except`.
-fn fan_out(
+fn fan_out_framing(
   slots: &[Option<Entry>],
   flush: &mut FlushList,
   members: impl Iterator<Item = u32>,
@@ -256,6 +300,19 @@ fn fan_out(
 ) -> u32 {
   let mut framed = Vec::with_capacity(payload.len() + 10);
   frame::write_frame(&mut framed, true, opcode, payload, None);
+  fan_out(slots, flush, members, opcode, payload, &framed, except)
+}
+
+/// Queues the frame `framed` (of `payload`) to each of `members` but `except`.
+fn fan_out(
+  slots: &[Option<Entry>],
+  flush: &mut FlushList,
+  members: impl Iterator<Item = u32>,
+  opcode: u8,
+  payload: &[u8],
+  framed: &[u8],
+  except: Option<u32>,
+) -> u32 {
   let mut shared = SharedFrames::default();
   let mut n = 0;
   for slot in members {
@@ -263,7 +320,7 @@ fn fan_out(
       continue;
     }
     let Some(Some(e)) = slots.get(slot as usize) else { continue };
-    let sent = e.conn.send_fan_out(opcode, payload, &framed, &mut shared, flush);
+    let sent = e.conn.send_fan_out(opcode, payload, framed, &mut shared, flush);
     if sent == Sent::Queued {
       n += 1;
     }

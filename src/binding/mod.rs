@@ -53,7 +53,8 @@ pub fn native_sockets() -> bool {
 #[napi(catch_unwind)]
 pub fn wire_constants() -> std::collections::HashMap<String, u32> {
   use crate::events::{kind, FLAG_BINARY, FLAG_OWNED, FLAG_RANGE_ERROR};
-  let all: [(&str, u32); 23] = [
+  use crate::pubsub::link::status;
+  let all: [(&str, u32); 30] = [
     ("K_UPGRADE", kind::UPGRADE),
     ("K_MESSAGE", kind::MESSAGE),
     ("K_PING", kind::PING),
@@ -64,6 +65,13 @@ pub fn wire_constants() -> std::collections::HashMap<String, u32> {
     ("K_DRAIN", kind::DRAIN),
     ("K_SERVER_ERROR", kind::SERVER_ERROR),
     ("K_BRIDGED_WRITE", kind::BRIDGED_WRITE),
+    ("K_PUBLISHED", kind::PUBLISHED),
+    ("K_REDIS", kind::REDIS),
+    ("REDIS_READY", status::READY),
+    ("REDIS_UNREACHABLE", status::UNREACHABLE),
+    ("REDIS_LOST", status::LOST),
+    ("REDIS_OVERFLOW", status::OVERFLOW),
+    ("REDIS_SYNCED", status::SYNCED),
     ("FLAG_BINARY", FLAG_BINARY),
     ("FLAG_RANGE_ERROR", FLAG_RANGE_ERROR),
     ("FLAG_OWNED", FLAG_OWNED),
@@ -329,74 +337,12 @@ pub fn release(env: Env, id: u32, slot: u32) -> Result<()> {
   Ok(())
 }
 
-#[napi(catch_unwind)]
-pub fn subscribe(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
-  Ok(copy(&env, id)?.registry.borrow_mut().subscribe(slot, &topic))
-}
-
-#[napi(catch_unwind)]
-pub fn unsubscribe(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
-  Ok(copy(&env, id)?.registry.borrow_mut().unsubscribe(slot, &topic))
-}
-
-#[napi(catch_unwind)]
-pub fn is_subscribed(env: Env, id: u32, slot: u32, topic: String) -> Result<bool> {
-  Ok(copy(&env, id)?.registry.borrow().is_subscribed(slot, &topic))
-}
-
-#[napi(catch_unwind)]
-pub fn topics(env: Env, id: u32, slot: u32) -> Result<Vec<String>> {
-  Ok(copy(&env, id)?.registry.borrow().topics_of(slot))
-}
-
-/// Frames the message once and queues it to every subscriber of `topic`
-/// (but `except`, a slot, or -1). Returns the number of recipients.
-#[napi(catch_unwind)]
-pub fn publish(
-  env: Env,
-  id: u32,
-  topic: String,
-  data: Either<String, BufferSlice>,
-  opcode: u32,
-  except: i32,
-) -> Result<u32> {
-  let js = copy(&env, id)?;
-  let n = js.registry.borrow_mut().publish(&topic, opcode as u8, bytes_of(&data), slot_of(except));
-  Ok(n)
-}
-
-/// Like `publish`, to every open connection of a server.
-#[napi(catch_unwind)]
-pub fn broadcast(
-  env: Env,
-  id: u32,
-  server_id: u32,
-  data: Either<String, BufferSlice>,
-  opcode: u32,
-  except: i32,
-) -> Result<u32> {
-  let js = copy(&env, id)?;
-  let n = js.registry.borrow_mut().broadcast(server_id, opcode as u8, bytes_of(&data), slot_of(except));
-  Ok(n)
-}
-
-/// A fan-out's payload: a string's UTF-8, or a Buffer's bytes.
-fn bytes_of<'a>(data: &'a Either<String, BufferSlice>) -> &'a [u8] {
-  match data {
-    Either::A(s) => s.as_bytes(),
-    Either::B(b) => b,
-  }
-}
-
-/// A fan-out's `except`: a slot, or -1 for none.
-fn slot_of(except: i32) -> Option<u32> {
-  (except >= 0).then_some(except as u32)
-}
-
 // sendBuffer, sendCompressed and sendString (`sends()`).
 mod sends;
 // Servers, upgrades, taking sockets over, bridged sockets.
 mod opening;
+// Topics, publish and broadcast, Redis links.
+mod pubsub;
 
 /// The three sends (`sends.rs`), after their argument conversion.
 ///

@@ -123,7 +123,10 @@ pub fn server_close(env: Env, id: u32, server_id: u32) -> Result<()> {
 /// Forgets the server (after its 'close').
 #[napi(catch_unwind)]
 pub fn server_remove(env: Env, id: u32, server_id: u32) -> Result<()> {
-  Server::remove(&copy(&env, id)?.inst, server_id);
+  let js = copy(&env, id)?;
+  Server::remove(&js.inst, server_id);
+  // Its Redis link (closed with the last server that uses it).
+  js.links.borrow_mut().remove(&server_id);
   Ok(())
 }
 
