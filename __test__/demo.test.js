@@ -10,7 +10,7 @@ const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const { connect, eventually, messages, once } = require('./helpers');
-const { startDemo, stop } = require('./helpers/demo');
+const { startCluster, startDemo, stop } = require('./helpers/demo');
 
 const DEMO = path.join(__dirname, '..', 'demo');
 
@@ -114,6 +114,33 @@ test('chat: a room is a topic; messages carry nick and time, reach their room on
   late.json({ type: 'say', text: 42 });
   late.json({ type: 'say', text: 'still here' });
   await ann.wait((m) => m.type === 'msg' && m.text === 'still here', "dee's message after the bad ones");
+});
+
+test('demo:cluster: two processes share the rooms through Redis; each message says which one published it', async (t) => {
+  const { child, a, b } = await startCluster();
+  t.teardown(() => stop(child, 'SIGTERM'));
+  const ann = await chatter(a, 'garden', 'ann');
+  const bob = await chatter(b, 'garden', 'bob');
+  t.is(ann.got.find((m) => m.type === 'joined').server, 'A');
+  t.is(bob.got.find((m) => m.type === 'joined').server, 'B');
+  // Joined means subscribed at Redis too (the demo waits for wss.redisSynced()).
+  await ann.wait((m) => m.type === 'info' && m.text === 'bob joined' && m.server === 'B', "bob's join, from B, seen on A");
+  ann.json({ type: 'say', text: 'from A' });
+  bob.json({ type: 'say', text: 'from B' });
+  t.like(await bob.wait((m) => m.type === 'msg' && m.text === 'from A', "A's message on B"), { nick: 'ann', server: 'A' });
+  t.like(await ann.wait((m) => m.type === 'msg' && m.text === 'from B', "B's message on A"), { nick: 'bob', server: 'B' });
+  // Each once: a process does not deliver its own publish twice. A duplicate (Redis's echo of a
+  // process's own publish, or a second copy of the other's) would come before these markers, which
+  // each side sends once it has seen both messages.
+  ann.json({ type: 'say', text: 'marker A' });
+  bob.json({ type: 'say', text: 'marker B' });
+  for (const ws of [ann, bob]) {
+    for (const text of ['marker A', 'marker B']) await ws.wait((m) => m.type === 'msg' && m.text === text, text);
+  }
+  for (const [ws, text] of [[ann, 'from A'], [ann, 'from B'], [bob, 'from A'], [bob, 'from B']]) {
+    t.is(ws.got.filter((m) => m.type === 'msg' && m.text === text).length, 1);
+  }
+  t.is(await stop(child, 'SIGTERM'), 0, 'Ctrl-C stops the processes and Redis, and it exits cleanly');
 });
 
 test('chat: the live numbers come once a second to the sockets that ask', async (t) => {

@@ -25,7 +25,9 @@
 //     reaped, heartbeat, rooms, load }
 //
 // Environment: PORT (8080; 0 takes a free port), HEARTBEAT_MS (the heartbeat's interval, 10000; its
-// timeout is half that), LOAD_CLIENTS (how many clients the page's button simulates, 1000).
+// timeout is half that), LOAD_CLIENTS (how many clients the page's button simulates, 1000),
+// REDIS_URL (rooms shared with every other process on that Redis: `npm run demo:cluster` runs two),
+// DEMO_NAME (this process's name on its messages, with REDIS_URL).
 // Ctrl-C or SIGTERM: every client gets 1001 ("going away") and the process exits.
 
 const crypto = require('crypto');
@@ -41,6 +43,8 @@ const HEARTBEAT_MS = Number(process.env.HEARTBEAT_MS) || 10000;
 const HEARTBEAT = { interval: HEARTBEAT_MS, timeout: HEARTBEAT_MS / 2 };
 const LOAD_CLIENTS = Number(process.env.LOAD_CLIENTS) || 1000;
 const HISTORY = 50; // messages a room keeps for those who join it
+const REDIS_URL = process.env.REDIS_URL || null;
+const NAME = process.env.DEMO_NAME || '';
 
 // A page and its headers. Its Content-Security-Policy allows the page's own inline <style> and
 // <script> by their sha256 (no 'unsafe-inline': markup that gets into the page cannot run), its
@@ -81,7 +85,17 @@ const server = http.createServer((req, res) => {
   res.end(found.html);
 });
 
-const wss = new WebSocketServer({ server, heartbeat: HEARTBEAT, maxPayload: 64 * 1024 });
+// With REDIS_URL, a publish also reaches the room's members on every other process on that Redis
+// (and theirs reach ours), fanned out in Rust on each side: the only change is this option. (A
+// room's history is each process's own: what other processes publish does not enter JavaScript.)
+const wss = new WebSocketServer({
+  server,
+  heartbeat: HEARTBEAT,
+  maxPayload: 64 * 1024,
+  ...(REDIS_URL === null ? {} : { redis: REDIS_URL })
+});
+wss.on('error', (err) => console.log(`${err.code || 'error'}: ${err.message}`));
+wss.on('redisReady', () => console.log(`redis: connected to ${REDIS_URL}`));
 const counters = { messages: 0, delivered: 0 };
 
 wss.on('connection', (ws, req) => {
@@ -159,9 +173,15 @@ function join(ws, user, name) {
     rooms.get(name).members++;
     user.room = name;
   }
-  const { history } = rooms.get(name);
-  ws.send(JSON.stringify({ type: 'joined', room: name, nick: user.nick, history, canLoad: user.canLoad }));
-  if (ws.subscribe(`room:${name}`)) say(name, { type: 'info', text: `${user.nick} joined` });
+  const fresh = ws.subscribe(`room:${name}`);
+  // With REDIS_URL, 'joined' waits until Redis has the room's subscription: from then on this socket
+  // gets what every process publishes to the room. (Without it, this resolves at once.)
+  wss.redisSynced().then(() => {
+    if (user.room !== name || ws.readyState !== ws.OPEN) return;
+    const { history } = rooms.get(name);
+    ws.send(JSON.stringify({ type: 'joined', room: name, nick: user.nick, history, canLoad: user.canLoad, server: NAME }));
+    if (fresh) say(name, { type: 'info', text: `${user.nick} joined` });
+  });
 }
 
 function leave(ws, user) {
@@ -176,7 +196,7 @@ function leave(ws, user) {
 // To everyone in the room, in one native publish; and into the room's history.
 function say(name, msg) {
   const room = rooms.get(name);
-  msg = { ...msg, room: name, ts: Date.now() };
+  msg = { ...msg, room: name, ts: Date.now(), server: NAME };
   room.history.push(msg);
   if (room.history.length > HISTORY) room.history.shift();
   counters.delivered += wss.publish(`room:${name}`, JSON.stringify(msg));

@@ -40,6 +40,27 @@ function startDemo(env = {}) {
   });
 }
 
+/**
+ * Starts `npm run demo:cluster` (demo/cluster.js: its own Redis, two demo processes) on free ports,
+ * and resolves once both listen with { child, a, b } (each { http, ws }).
+ */
+function startCluster(env = {}) {
+  const child = run('cluster.js', [], { PORT: '0', ...env });
+  return new Promise((resolve, reject) => {
+    const listening = () => {
+      const m = /chat cluster: http:\/\/localhost:(\d+)\/ \(A\) and http:\/\/localhost:(\d+)\//.exec(child.output);
+      if (!m) return;
+      child.stdout.off('data', listening);
+      child.off('exit', exited);
+      const at = (port) => ({ http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` });
+      resolve({ child, a: at(Number(m[1])), b: at(Number(m[2])) });
+    };
+    const exited = (code) => reject(new Error(`demo:cluster exited with ${code} before listening:\n${child.output}`));
+    child.stdout.on('data', listening);
+    child.once('exit', exited);
+  });
+}
+
 /** Starts `clients` simulated chat clients (demo/load.js) on `url`, in a process of their own. */
 function startLoad(url, clients) {
   return run('load.js', [String(clients), url], {});
@@ -58,4 +79,4 @@ function stop(child, signal = 'SIGTERM') {
   });
 }
 
-module.exports = { startDemo, startLoad, stop };
+module.exports = { startCluster, startDemo, startLoad, stop };
