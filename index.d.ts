@@ -597,6 +597,40 @@ declare namespace WebSocket {
      * them. Linux and FreeBSD; elsewhere the constructor throws. Default: false.
      */
     reusePort?: boolean | undefined;
+    /**
+     * wsrs only. Publishes reach the subscribers of every server, in every
+     * process and on every machine, that names the same Redis (README:
+     * "Scaling out"): a URL, or `{ url, prefix, outbox }`.
+     */
+    redis?: string | RedisOptions | undefined;
+  }
+
+  /** The `redis` server option as an object (wsrs only). */
+  interface RedisOptions {
+    /** `redis://[user:password@]host:port[/db]` or `redis+unix:///path`. */
+    url: string;
+    /** A topic's Redis channel is `prefix + topic`. Default: `'wsrs:'`. */
+    prefix?: string | undefined;
+    /** Publishes kept, in order, while Redis cannot take them. Default: 10000. */
+    outbox?: number | undefined;
+  }
+
+  /** `Server#redisStats` (wsrs only). */
+  interface RedisStats {
+    connected: boolean;
+    /** Publishes Redis took. */
+    published: number;
+    /** Messages from other processes fanned out here. */
+    received: number;
+    /** Publishes the full outbox refused. */
+    dropped: number;
+    /** Publishes in flight on a connection that was lost (never repeated). */
+    lost: number;
+    /** Messages on our channels that were not ours (ignored). */
+    malformed: number;
+    reconnects: number;
+    /** Publishes waiting for Redis. */
+    outbox: number;
   }
 
   /** Options of `Server#publish()` and `Server#broadcast()` (wsrs only). */
@@ -675,6 +709,13 @@ declare namespace WebSocket {
      * `wss.publish!(...)`.)
      */
     publish?(topic: string, data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: PublishOptions): number;
+    /** wsrs only, with the `redis` option: the link's counters (undefined without it). */
+    readonly redisStats?: RedisStats | undefined;
+    /**
+     * wsrs only: resolves once Redis has confirmed every subscription the
+     * process made so far (at once without the `redis` option).
+     */
+    redisSynced?(): Promise<void>;
     /** wsrs only: connections the native heartbeat has terminated so far. */
     readonly heartbeatReaped?: number;
     /**
@@ -698,6 +739,8 @@ declare namespace WebSocket {
     on(event: 'error', cb: (this: Server<T>, error: Error) => void): this;
     on(event: 'headers', cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
     on(event: 'close' | 'listening', cb: (this: Server<T>) => void): this;
+    on(event: 'redisReady', cb: (this: Server<T>) => void): this;
+    on(event: 'redisOverflow', cb: (this: Server<T>, info: { dropped: number; total: number }) => void): this;
     on(
       event: 'wsClientError',
       cb: (this: Server<T>, error: Error, socket: Duplex, request: InstanceType<U>) => void
@@ -708,6 +751,8 @@ declare namespace WebSocket {
     once(event: 'error', cb: (this: Server<T>, error: Error) => void): this;
     once(event: 'headers', cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
     once(event: 'close' | 'listening', cb: (this: Server<T>) => void): this;
+    once(event: 'redisReady', cb: (this: Server<T>) => void): this;
+    once(event: 'redisOverflow', cb: (this: Server<T>, info: { dropped: number; total: number }) => void): this;
     once(
       event: 'wsClientError',
       cb: (this: Server<T>, error: Error, socket: Duplex, request: InstanceType<U>) => void
@@ -718,6 +763,8 @@ declare namespace WebSocket {
     off(event: 'error', cb: (this: Server<T>, error: Error) => void): this;
     off(event: 'headers', cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
     off(event: 'close' | 'listening', cb: (this: Server<T>) => void): this;
+    off(event: 'redisReady', cb: (this: Server<T>) => void): this;
+    off(event: 'redisOverflow', cb: (this: Server<T>, info: { dropped: number; total: number }) => void): this;
     off(
       event: 'wsClientError',
       cb: (this: Server<T>, error: Error, socket: Duplex, request: InstanceType<U>) => void

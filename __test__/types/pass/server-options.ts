@@ -200,3 +200,19 @@ export { id };
   });
   wss.broadcast!('to everyone');
 }
+
+// wsrs's scaling out through Redis.
+{
+  const a = new WebSocket.WebSocketServer({ port: 8080, redis: 'redis://127.0.0.1:6379' });
+  const b = new WebSocket.WebSocketServer({ port: 8081, redis: { url: 'redis://127.0.0.1:6379', prefix: 'app:', outbox: 100 } });
+  a.on('redisReady', () => undefined);
+  b.on('redisOverflow', ({ dropped, total }) => void [dropped + total]);
+  a.on('error', (err) => void err.message);
+  const stats = a.redisStats;
+  if (stats !== undefined) {
+    const n: number = stats.published + stats.received + stats.dropped + stats.lost + stats.malformed + stats.outbox;
+    const up: boolean = stats.connected;
+    void [n, up];
+  }
+  void a.redisSynced!().then(() => a.publish!('room', 'hi'));
+}
