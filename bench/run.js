@@ -6,7 +6,7 @@
 // within this run (absolute numbers on a shared machine mean little).
 //
 //   BENCH_REPS (default 3)  BENCH_SECS (default 3)  BENCH_ONLY=regex (scenario filter)
-//   BENCH_IMPLS=ws,uws,wsrs
+//   BENCH_IMPLS=ws,uws,wsrs (and socket.io, for bench/scale.js's Redis row)
 //   --readme: also writes the tables into README.md, between its
 //   `<!-- bench:begin -->` and `<!-- bench:end -->` markers (`npm run bench:readme`).
 
@@ -327,6 +327,9 @@ async function main() {
       );
     }
   }
+  // Publish past one thread (bench/scale.js): through Redis across
+  // processes (wsrs against socket.io), and across worker threads.
+  if (!(await require('./scale').run({ print, only: ONLY }))) process.exitCode = 1;
   if (process.argv.includes('--readme')) writeReadme(out.join('\n'));
 }
 

@@ -318,11 +318,8 @@ async fn run(s: Arc<Shared>) {
       }
       Err(e) => {
         if !in_outage {
-          let (code, what) = if ever_connected {
-            (status::LOST, "cannot reconnect to")
-          } else {
-            (status::UNREACHABLE, "cannot reach")
-          };
+          let (code, what) =
+            if ever_connected { (status::LOST, "cannot reconnect to") } else { (status::UNREACHABLE, "cannot reach") };
           s.outage(code, s.outage_message(what, &e));
           in_outage = true;
         }
@@ -384,7 +381,12 @@ async fn connect(s: &Shared) -> Result<Connected, String> {
 
 /// Applies subscription changes and sends the outbox while the connection
 /// lasts. Returns why it ended.
-async fn serve(s: &Arc<Shared>, mut publisher: MultiplexedConnection, mut sink: PubSubSink, stream: PubSubStream) -> String {
+async fn serve(
+  s: &Arc<Shared>,
+  mut publisher: MultiplexedConnection,
+  mut sink: PubSubSink,
+  stream: PubSubStream,
+) -> String {
   let mut reader = {
     let s = s.clone();
     tokio::spawn(async move {
