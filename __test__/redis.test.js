@@ -638,3 +638,38 @@ test.serial("one process, no Redis: worker threads on ports of their own share t
   t.is(await workers[0].call('publish', { data: 'after', binary: false }), PER);
   await eventually(() => trackers.slice(0, PER).every((tr) => tr.total === 2 * M + 1), { message: "w0's clients got 'after'" });
 });
+
+test.serial('servers in one process that name the same Redis share one link: one subscriber connection, each message once', async (t) => {
+  const redis = await redisFor(t);
+  const servers = [];
+  const clients = [];
+  t.teardown(async () => {
+    clients.forEach((c) => c.terminate());
+    await Promise.all(servers.map((wss) => closeServer(wss)));
+  });
+  for (const redisOption of [redis.url, { url: redis.url }]) {
+    const { wss, url } = await listen(wsrs, { redis: redisOption });
+    servers.push(wss);
+    wss.on('connection', (ws) => ws.subscribe('shared'));
+    const c = new WebSocket(url);
+    clients.push(c);
+    c.got = [];
+    c.on('message', (data) => c.got.push(data.toString()));
+    await new Promise((resolve, reject) => {
+      c.once('open', resolve);
+      c.once('error', reject);
+    });
+  }
+  await eventually(() => servers.every((wss) => wss.clients.size === 1), { message: 'both servers have their client' });
+  await Promise.all(servers.map((wss) => wss.redisSynced()));
+  t.is(await R.numsub(redis.port, 'wsrs:shared'), 1, 'one subscriber connection for the process');
+  // A publish from a raw client reaches both servers' clients once.
+  await R.command(redis.port, 'PUBLISH', 'wsrs:shared', R.envelope('from afar', { opcode: 1 }));
+  servers[0].publish('shared', 'from here');
+  await eventually(() => clients.every((c) => c.got.length === 2), { message: () => JSON.stringify(clients.map((c) => c.got)) });
+  // Watching for an absence: a second copy of either.
+  await quietWindow(200);
+  for (const c of clients) t.deepEqual(c.got.slice().sort(), ['from afar', 'from here']);
+  t.is(servers[0].redisStats.received, 1);
+  t.is(servers[1].redisStats.received, 1, 'the same link: the same counters');
+});

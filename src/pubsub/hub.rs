@@ -162,7 +162,8 @@ impl Mailbox {
   /// The instance's JS thread: takes what waits into `into` (no lock when
   /// nothing does).
   pub fn take(&self, into: &mut Vec<Arc<Published>>) {
-    if self.full.swap(false, Ordering::AcqRel) {
+    // A plain load first: the JS thread checks on every delivery.
+    if self.full.load(Ordering::Acquire) && self.full.swap(false, Ordering::AcqRel) {
       into.append(&mut self.mail.locked());
     }
   }
