@@ -611,7 +611,7 @@ declare namespace WebSocket {
     url: string;
     /** A topic's Redis channel is `prefix + topic`. Default: `'wsrs:'`. */
     prefix?: string | undefined;
-    /** Publishes kept, in order, while Redis cannot take them. Default: 10000. */
+    /** Publishes Redis has not taken yet (in an outage, all of them), at least 1. Default: 10000. */
     outbox?: number | undefined;
   }
 
@@ -628,6 +628,8 @@ declare namespace WebSocket {
     lost: number;
     /** Messages on our channels that were not ours (ignored). */
     malformed: number;
+    /** Pipelines of publishes in which Redis refused a command (e.g. an ACL on a channel). */
+    refused: number;
     reconnects: number;
     /** Publishes waiting for Redis. */
     outbox: number;

@@ -23,7 +23,7 @@ const WebSocket = require('ws');
 const wsrs = require('..');
 const native = require('../lib/native');
 const { NODE_SOCKETS } = require('../lib/takeover');
-const { closeServer, eventually, listen, quietWindow } = require('./helpers');
+const { closeServer, eventually, listen, once, quietWindow } = require('./helpers');
 const R = require('./helpers/redis');
 const { Tracker, publishSequence, summarize } = require('./helpers/pubsub-track');
 
@@ -647,7 +647,8 @@ test.serial('servers in one process that name the same Redis share one link: one
     clients.forEach((c) => c.terminate());
     await Promise.all(servers.map((wss) => closeServer(wss)));
   });
-  for (const redisOption of [redis.url, { url: redis.url }]) {
+  // The database number makes no other link: Redis's pub/sub ignores it.
+  for (const redisOption of [redis.url, { url: `${redis.url}/1` }]) {
     const { wss, url } = await listen(wsrs, { redis: redisOption });
     servers.push(wss);
     wss.on('connection', (ws) => ws.subscribe('shared'));
@@ -672,4 +673,81 @@ test.serial('servers in one process that name the same Redis share one link: one
   for (const c of clients) t.deepEqual(c.got.slice().sort(), ['from afar', 'from here']);
   t.is(servers[0].redisStats.received, 1);
   t.is(servers[1].redisStats.received, 1, 'the same link: the same counters');
+});
+
+/** A wsrs server in this process on `redisOption`, with `clients` ws clients whose sockets join `topics`. */
+async function localServer(t, redisOption, topics = []) {
+  const { wss, url } = await listen(wsrs, redisOption === undefined ? {} : { redis: redisOption });
+  wss.on('error', () => {});
+  wss.on('connection', (ws) => topics.forEach((topic) => ws.subscribe(topic)));
+  const c = new WebSocket(url);
+  c.got = [];
+  c.on('message', (data) => c.got.push(data.toString()));
+  t.teardown(() => c.terminate());
+  await new Promise((resolve, reject) => {
+    c.once('open', resolve);
+    c.once('error', reject);
+  });
+  await eventually(() => wss.clients.size === 1, { message: 'the client is connected' });
+  return { wss, client: c };
+}
+
+test.serial('what a server published just before close() still reaches Redis', async (t) => {
+  const redis = await redisFor(t);
+  const sub = await R.subscriber(redis.port, ['wsrs:bye']);
+  t.teardown(() => sub.close());
+  const { wss } = await localServer(t, redis.url);
+  // Resolves once the first connection has made the process's subscriptions.
+  await wss.redisSynced();
+  t.true(wss.redisStats.connected);
+  const closed = once(wss, 'close');
+  wss.publish('bye', 'last words');
+  for (const c of wss.clients) c.terminate();
+  wss.close();
+  await closed;
+  const m = await sub.next((m) => m.channel === 'wsrs:bye');
+  t.is(R.openEnvelope(m.payload).payload.toString(), 'last words');
+});
+
+test.serial('redisSynced() waits for the first connection to subscribe topics the process had before it, and settles at close', async (t) => {
+  const port = await R.freePort();
+  // A server without Redis has a subscriber to 'pre' before any link exists.
+  const plain = await localServer(t, undefined, ['pre']);
+  t.teardown(() => closeServer(plain.wss));
+  const { wss } = await localServer(t, `redis://127.0.0.1:${port}`);
+  const synced = wss.redisSynced();
+  // Nothing listens on `port` yet: the link fails, then Redis starts there.
+  const redis = await redisFor(t, { port });
+  await synced;
+  t.is(await R.numsub(redis.port, 'wsrs:pre'), 1, 'synced means the subscription is at Redis');
+  // Pending at close: settled, not left hanging.
+  await redis.stop();
+  plain.client.terminate();
+  await eventually(() => plain.wss.clients.size === 0, { message: 'the subscriber is gone' });
+  const pending = wss.redisSynced();
+  for (const c of wss.clients) c.terminate();
+  await closeServer(wss);
+  await pending;
+  t.pass();
+});
+
+test.serial('a channel Redis refuses (an ACL) is left out; the link and the other topics go on', async (t) => {
+  const redis = await redisFor(t);
+  // The default user may use wsrs:ok only.
+  t.is((await R.command(redis.port, 'ACL', 'SETUSER', 'default', 'resetchannels', '&wsrs:ok')).toString(), 'OK');
+  const sub = await R.subscriber(redis.port, ['wsrs:ok']);
+  t.teardown(() => sub.close());
+  const { wss, client } = await localServer(t, redis.url, ['no', 'ok']);
+  await wss.redisSynced();
+  t.is(await R.numsub(redis.port, 'wsrs:ok'), 2, 'ours and the raw subscriber');
+  wss.publish('no', 'refused');
+  wss.publish('ok', 'fine');
+  const m = await sub.next((m) => m.channel === 'wsrs:ok');
+  t.is(R.openEnvelope(m.payload).payload.toString(), 'fine');
+  await eventually(() => wss.redisStats.refused >= 1, { message: () => JSON.stringify(wss.redisStats) });
+  t.like(wss.redisStats, { connected: true, reconnects: 0, lost: 0 });
+  // Locally, both were delivered.
+  await eventually(() => client.got.length === 2, { message: () => JSON.stringify(client.got) });
+  t.deepEqual(client.got, ['refused', 'fine']);
+  await closeServer(wss);
 });

@@ -34,7 +34,10 @@ function normalizeRedis(redis) {
   if (typeof o !== 'object' || typeof o.url !== 'string') {
     throw new TypeError('The "redis" option must be a Redis URL or an object with a "url" string');
   }
-  if (!/^(redis|rediss|redis\+unix|unix|valkey|valkeys):/.test(o.url)) {
+  if (/^(rediss|valkeys):/.test(o.url)) {
+    throw new TypeError('The "redis" option: TLS (rediss://) is not supported yet; use redis:// (a TLS tunnel or a private network)');
+  }
+  if (!/^(redis|redis\+unix|unix|valkey|valkey\+unix):/.test(o.url)) {
     throw new TypeError(`The "redis" option's URL must start with redis:// (got ${JSON.stringify(o.url)})`);
   }
   const out = { url: o.url };
@@ -43,8 +46,8 @@ function normalizeRedis(redis) {
     out.prefix = o.prefix;
   }
   if (o.outbox !== undefined) {
-    if (!Number.isInteger(o.outbox) || o.outbox < 0 || o.outbox > 0xffffffff) {
-      throw new RangeError('The "redis.outbox" option must be an integer from 0 to 4294967295');
+    if (!Number.isInteger(o.outbox) || o.outbox < 1 || o.outbox > 0xffffffff) {
+      throw new RangeError('The "redis.outbox" option must be an integer from 1 to 4294967295');
     }
     out.outbox = o.outbox;
   }
@@ -734,6 +737,9 @@ function emitClose(server) {
     native.removeServer(server._id);
     server._id = 0;
   }
+  // A closed server waits for no subscription any more.
+  for (const [, resolve] of server._redisWaiters) resolve();
+  server._redisWaiters = [];
   server._state = CLOSED;
   server.emit('close');
 }

@@ -115,6 +115,7 @@ pub struct RedisStats {
   pub dropped: f64,
   pub lost: f64,
   pub malformed: f64,
+  pub refused: f64,
   pub reconnects: f64,
   pub outbox: u32,
 }
@@ -134,6 +135,7 @@ pub fn redis_stats(env: Env, id: u32, server_id: u32) -> Result<Option<RedisStat
     dropped: n(&s.dropped),
     lost: n(&s.lost),
     malformed: n(&s.malformed),
+    refused: n(&s.refused),
     reconnects: n(&s.reconnects),
     outbox: a.link.outbox_len() as u32,
   }))

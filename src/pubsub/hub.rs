@@ -125,9 +125,10 @@ impl Hub {
   /// The link for `settings`: the one another server of the process opened
   /// for the same URL and prefix, or a new one.
   pub fn link(&self, settings: Settings) -> Result<Arc<Link>, String> {
+    let (_, key) = Link::key(&settings)?;
     let mut links = self.links.locked();
     links.retain(|l| l.strong_count() > 0);
-    if let Some(l) = links.iter().filter_map(Weak::upgrade).find(|l| l.serves(&settings)) {
+    if let Some(l) = links.iter().filter_map(Weak::upgrade).find(|l| l.has_key(&key)) {
       return Ok(l);
     }
     let l = Link::open(settings)?;
@@ -153,8 +154,14 @@ impl Mailbox {
   /// Any thread. Wakes the instance for the first message since it last
   /// took its mail.
   fn post(&self, p: Arc<Published>, inst: &Instance) {
+    if inst.is_closed() {
+      return;
+    }
     self.mail.locked().push(p);
-    if !self.full.swap(true, Ordering::AcqRel) {
+    // SeqCst, as the event queue's `scheduled`: either this wake finds the
+    // instance not yet scheduled, or the JS thread, having unscheduled it,
+    // sees `full`.
+    if !self.full.swap(true, Ordering::SeqCst) {
       inst.events.wake();
     }
   }
@@ -163,7 +170,7 @@ impl Mailbox {
   /// nothing does).
   pub fn take(&self, into: &mut Vec<Arc<Published>>) {
     // A plain load first: the JS thread checks on every delivery.
-    if self.full.load(Ordering::Acquire) && self.full.swap(false, Ordering::AcqRel) {
+    if self.full.load(Ordering::SeqCst) && self.full.swap(false, Ordering::SeqCst) {
       into.append(&mut self.mail.locked());
     }
   }

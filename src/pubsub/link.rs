@@ -64,6 +64,8 @@ pub mod status {
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long Redis may take to answer (a PUBLISH pipeline, a SUBSCRIBE).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Publishes per pipeline, at most.
 const PIPELINE: usize = 4096;
 
@@ -80,6 +82,8 @@ pub struct Stats {
   /// Publishes in flight on a connection that was lost (not repeated).
   pub lost: AtomicU64,
   pub malformed: AtomicU64,
+  /// Pipelines of publishes in which Redis refused a command (an ACL).
+  pub refused: AtomicU64,
   pub reconnects: AtomicU64,
 }
 
@@ -93,16 +97,21 @@ struct User {
   server: u32,
 }
 
-#[derive(Default)]
 struct Changes {
-  /// (topic, subscribe?) in the order they happened.
-  list: Vec<(Arc<str>, bool)>,
-  /// How many changes were asked for, ever (wrapping).
+  /// Subscribe (true) or unsubscribe, by topic: the last change of a topic
+  /// wins, so that churn during an outage takes no more room than topics.
+  pending: HashMap<Arc<str>, bool>,
+  /// How many changes were asked for, ever (wrapping). It starts at 1, the
+  /// first connection's subscriptions: until they are made, nothing is
+  /// confirmed.
   asked: u32,
 }
 
 struct Shared {
   settings: Settings,
+  /// Which links are one: the same Redis address (its pub/sub ignores the
+  /// database number) and prefix.
+  key: String,
   client: redis::Client,
   outbox: Mutex<VecDeque<Outgoing>>,
   changes: Mutex<Changes>,
@@ -124,13 +133,13 @@ impl Link {
   /// Opens a link (its task connects in the background). Err for a URL
   /// Redis's client cannot parse.
   pub fn open(settings: Settings) -> Result<Arc<Link>, String> {
-    let client = redis::Client::open(settings.url.as_str())
-      .map_err(|e| format!("The \"redis\" option's URL is not a Redis URL ({}): {e}", settings.url))?;
+    let (client, key) = Link::key(&settings)?;
     let shared = Arc::new(Shared {
       settings,
+      key,
       client,
       outbox: Mutex::default(),
-      changes: Mutex::default(),
+      changes: Mutex::new(Changes { pending: HashMap::new(), asked: 1 }),
       confirmed: AtomicU32::new(0),
       wake: tokio::sync::Notify::new(),
       users: Mutex::default(),
@@ -143,8 +152,16 @@ impl Link {
     Ok(Arc::new(Link(shared)))
   }
 
-  pub fn serves(&self, settings: &Settings) -> bool {
-    self.0.settings.url == settings.url && self.0.settings.prefix == settings.prefix
+  /// The client for `settings`, and the key of its link.
+  pub fn key(settings: &Settings) -> Result<(redis::Client, String), String> {
+    let client = redis::Client::open(settings.url.as_str())
+      .map_err(|e| format!("The \"redis\" option's URL is not a Redis URL ({}): {e}", settings.url))?;
+    let key = format!("{}\n{}", client.get_connection_info().addr(), settings.prefix);
+    Ok((client, key))
+  }
+
+  pub fn has_key(&self, key: &str) -> bool {
+    self.0.key == key
   }
 
   pub fn stats(&self) -> &Stats {
@@ -169,7 +186,9 @@ impl Link {
     Attachment { link: self.clone(), inst: Arc::downgrade(inst), server }
   }
 
-  /// A publish (JS thread): into the outbox, unless it is full.
+  /// A publish (JS thread): into the outbox, unless it is full. Only a
+  /// connected link is woken for it: in an outage the outbox waits for the
+  /// reconnection (and overflow is reported when the backoff ends).
   pub fn publish(&self, topic: &str, opcode: u8, payload: &[u8]) {
     let s = &self.0;
     let o = Outgoing { channel: s.channel(topic), message: wire::encode(&hub().origin, opcode, payload) };
@@ -182,14 +201,16 @@ impl Link {
         q.push_back(o);
       }
     }
-    s.wake.notify_one();
+    if s.stats.connected.load(Ordering::Acquire) {
+      s.wake.notify_one();
+    }
   }
 
   /// The process has its first subscriber to `topic` (true), or lost its
   /// last (false).
   pub fn want(&self, topic: &Arc<str>, on: bool) {
     let mut c = self.0.changes.locked();
-    c.list.push((topic.clone(), on));
+    c.pending.insert(topic.clone(), on);
     c.asked = c.asked.wrapping_add(1);
     drop(c);
     self.0.wake.notify_one();
@@ -262,6 +283,9 @@ impl Shared {
 
   /// A message on one of our channels.
   fn receive(&self, channel: &str, message: &[u8]) {
+    if self.is_closed() {
+      return; // a link that replaces this one may be delivering already
+    }
     let decoded = match wire::decode(message) {
       Ok(d) => d,
       Err(_) => {
@@ -331,14 +355,11 @@ async fn run(s: Arc<Shared>) {
     loop {
       tokio::select! {
         _ = tokio::time::sleep_until(deadline) => break,
-        _ = s.wake.notified() => {
-          if s.is_closed() {
-            return;
-          }
-          s.report_overflow();
-        }
+        // Subscription changes wait for the connection; closing does not.
+        _ = s.wake.notified() => if s.is_closed() { return },
       }
     }
+    s.report_overflow();
   }
 }
 
@@ -355,7 +376,7 @@ type Connected = (MultiplexedConnection, PubSubSink, PubSubStream);
 async fn connect(s: &Shared) -> Result<Connected, String> {
   let config = redis::AsyncConnectionConfig::new()
     .set_connection_timeout(Some(CONNECT_TIMEOUT))
-    .set_response_timeout(Some(Duration::from_secs(10)));
+    .set_response_timeout(Some(COMMAND_TIMEOUT));
   let publisher = s.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())?;
   let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, s.client.get_async_pubsub())
     .await
@@ -366,13 +387,11 @@ async fn connect(s: &Shared) -> Result<Connected, String> {
   // now are in it (the hub updates its topics before it asks).
   let asked = {
     let mut c = s.changes.locked();
-    c.list.clear();
+    c.pending.clear();
     c.asked
   };
   let channels: Vec<Vec<u8>> = hub().topics().iter().map(|t| s.channel(t)).collect();
-  if !channels.is_empty() {
-    sink.subscribe(channels).await.map_err(|e| e.to_string())?;
-  }
+  subscribe(&mut sink, channels, true).await.map_err(|e| e.to_string())?;
   s.stats.connected.store(true, Ordering::Release);
   s.report(status::READY, "");
   s.confirm(asked);
@@ -398,6 +417,8 @@ async fn serve(
   };
   let why = loop {
     if s.is_closed() {
+      // The last server let go: what it published last still goes out.
+      flush_on_close(s, &mut publisher).await;
       break "closed".to_string();
     }
     if reader.is_finished() {
@@ -405,7 +426,7 @@ async fn serve(
     }
     let (changes, asked) = {
       let mut c = s.changes.locked();
-      (std::mem::take(&mut c.list), c.asked)
+      (std::mem::take(&mut c.pending), c.asked)
     };
     if !changes.is_empty() {
       if let Err(e) = resubscribe(s, &mut sink, changes).await {
@@ -425,10 +446,13 @@ async fn serve(
       }
       match pipe.query_async::<()>(&mut publisher).await {
         Ok(()) => s.stats.published.fetch_add(batch.len() as u64, Ordering::Relaxed),
-        Err(e) => {
+        Err(e) if connection_lost(&e) => {
           s.stats.lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
           break e.to_string();
         }
+        // Redis refused a command (an ACL on a channel, say): the others
+        // were carried out; the connection is fine.
+        Err(_) => s.stats.refused.fetch_add(1, Ordering::Relaxed),
       };
       continue;
     }
@@ -442,19 +466,66 @@ async fn serve(
   why
 }
 
-/// Subscribes and unsubscribes as `changes` net out (the last change of a
-/// topic wins).
-async fn resubscribe(s: &Shared, sink: &mut PubSubSink, changes: Vec<(Arc<str>, bool)>) -> redis::RedisResult<()> {
-  let mut net: HashMap<Arc<str>, bool> = HashMap::new();
-  for (t, on) in changes {
-    net.insert(t, on);
+/// Subscribes and unsubscribes as `changes` say.
+async fn resubscribe(s: &Shared, sink: &mut PubSubSink, changes: HashMap<Arc<str>, bool>) -> redis::RedisResult<()> {
+  let (on, off): (Vec<_>, Vec<_>) = changes.into_iter().partition(|(_, on)| *on);
+  subscribe(sink, on.iter().map(|(t, _)| s.channel(t)).collect(), true).await?;
+  subscribe(sink, off.iter().map(|(t, _)| s.channel(t)).collect(), false).await
+}
+
+/// SUBSCRIBE (`on`) or UNSUBSCRIBE `channels`, within a timeout (a Redis
+/// that stalls is a lost one). A channel Redis refuses (an ACL) is left
+/// out rather than failing the others.
+async fn subscribe(sink: &mut PubSubSink, channels: Vec<Vec<u8>>, on: bool) -> redis::RedisResult<()> {
+  async fn one(sink: &mut PubSubSink, channels: &[Vec<u8>], on: bool) -> redis::RedisResult<()> {
+    let call = async {
+      if on {
+        sink.subscribe(channels).await
+      } else {
+        sink.unsubscribe(channels).await
+      }
+    };
+    match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
+      Ok(r) => r,
+      Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "Redis did not answer SUBSCRIBE").into()),
+    }
   }
-  let (on, off): (Vec<_>, Vec<_>) = net.into_iter().partition(|(_, on)| *on);
-  if !on.is_empty() {
-    sink.subscribe(on.iter().map(|(t, _)| s.channel(t)).collect::<Vec<_>>()).await?;
+  if channels.is_empty() {
+    return Ok(());
   }
-  if !off.is_empty() {
-    sink.unsubscribe(off.iter().map(|(t, _)| s.channel(t)).collect::<Vec<_>>()).await?;
+  match one(sink, &channels, on).await {
+    Err(e) if !connection_lost(&e) && channels.len() > 1 => {
+      for c in &channels {
+        match one(sink, std::slice::from_ref(c), on).await {
+          Err(e) if connection_lost(&e) => return Err(e),
+          _ => {}
+        }
+      }
+      Ok(())
+    }
+    Err(e) if !connection_lost(&e) => Ok(()),
+    r => r,
   }
-  Ok(())
+}
+
+/// Whether `e` means the connection is gone (rather than Redis refusing
+/// one command).
+fn connection_lost(e: &redis::RedisError) -> bool {
+  e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
+}
+
+/// The link is closing: sends what waits in the outbox (within a timeout).
+async fn flush_on_close(s: &Shared, publisher: &mut MultiplexedConnection) {
+  let batch: Vec<Outgoing> = s.outbox.locked().drain(..).collect();
+  if batch.is_empty() {
+    return;
+  }
+  let mut pipe = redis::pipe();
+  for o in &batch {
+    pipe.cmd("PUBLISH").arg(&o.channel).arg(&o.message).ignore();
+  }
+  match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(publisher)).await {
+    Ok(Ok(())) => s.stats.published.fetch_add(batch.len() as u64, Ordering::Relaxed),
+    _ => s.stats.lost.fetch_add(batch.len() as u64, Ordering::Relaxed),
+  };
 }
