@@ -237,6 +237,7 @@ export interface RedisStats {
   dropped: number
   lost: number
   malformed: number
+  refused: number
   reconnects: number
   outbox: number
 }
