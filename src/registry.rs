@@ -271,12 +271,13 @@ impl Registry {
   /// the process (`pubsub::hub`). Returns how many connections of this
   /// instance it was queued to.
   pub fn publish(&mut self, topic: &str, opcode: u8, payload: &[u8], except: Option<u32>) -> u32 {
-    if let Some(inst) = &self.member {
-      hub().forward(inst, !self.topics.is_empty(), topic, opcode, payload);
-    }
-    match self.topics.get(topic) {
-      Some(set) => fan_out_framing(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
-      None => 0,
+    let posted =
+      self.member.as_ref().and_then(|inst| hub().forward(inst, !self.topics.is_empty(), topic, opcode, payload));
+    let Some(set) = self.topics.get(topic) else { return 0 };
+    match posted {
+      // The other instances' frame is this one's too.
+      Some(p) => fan_out(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, &p.framed, except),
+      None => fan_out_framing(&self.slots, &mut self.flush, set.iter().copied(), opcode, payload, except),
     }
   }
 

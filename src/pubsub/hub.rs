@@ -90,48 +90,51 @@ impl Hub {
 
   /// A publish on `from` (JS thread; `from_active`: `from` has topics of
   /// its own): to every other instance with subscribers to `topic`.
-  /// Returns how many instances it was posted to.
-  pub fn forward(&self, from: &Instance, from_active: bool, topic: &str, opcode: u8, payload: &[u8]) -> usize {
+  /// Returns the message as it was posted (framed: `from` sends its own
+  /// subscribers the same frame), None if no other instance has any.
+  pub fn forward(
+    &self,
+    from: &Instance,
+    from_active: bool,
+    topic: &str,
+    opcode: u8,
+    payload: &[u8],
+  ) -> Option<Arc<Published>> {
     if self.active.load(Ordering::Acquire) <= from_active as usize {
-      return 0;
+      return None;
     }
-    let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-    let Some((key, members)) = topics.get_key_value(topic) else {
-      return 0;
-    };
-    let mut message = None;
-    let mut n = 0;
-    for m in members.iter().filter(|m| m.id != from.id) {
-      let p = message.get_or_insert_with(|| Arc::new(Published::new(key.clone(), opcode, payload)));
-      m.mailbox.post(p.clone(), m);
-      n += 1;
-    }
-    n
+    self.post(topic, opcode, payload, Some(from.id))
   }
 
   /// A message from Redis: to every instance with subscribers to `topic`.
+  /// Returns how many it was posted to.
   pub fn deliver(&self, topic: &str, opcode: u8, payload: &[u8]) -> usize {
+    self.post(topic, opcode, payload, None).map_or(0, |p| Arc::strong_count(&p) - 1)
+  }
+
+  /// Frames the message once (if anyone is to get it) and posts it to each
+  /// instance with subscribers to `topic` but the one with id `skip`.
+  fn post(&self, topic: &str, opcode: u8, payload: &[u8], skip: Option<u32>) -> Option<Arc<Published>> {
     let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-    let Some((key, members)) = topics.get_key_value(topic) else {
-      return 0;
-    };
-    let p = Arc::new(Published::new(key.clone(), opcode, payload));
-    for m in members {
+    let (key, members) = topics.get_key_value(topic)?;
+    let mut message = None;
+    for m in members.iter().filter(|m| Some(m.id) != skip) {
+      let p = message.get_or_insert_with(|| Arc::new(Published::new(key.clone(), opcode, payload)));
       m.mailbox.post(p.clone(), m);
     }
-    members.len()
+    message
   }
 
   /// The link for `settings`: the one another server of the process opened
   /// for the same URL and prefix, or a new one.
   pub fn link(&self, settings: Settings) -> Result<Arc<Link>, String> {
-    let (_, key) = Link::key(&settings)?;
+    let (client, key) = Link::key(&settings)?;
     let mut links = self.links.locked();
     links.retain(|l| l.strong_count() > 0);
     if let Some(l) = links.iter().filter_map(Weak::upgrade).find(|l| l.has_key(&key)) {
       return Ok(l);
     }
-    let l = Link::open(settings)?;
+    let l = Link::open(settings, client, key);
     links.push(Arc::downgrade(&l));
     Ok(l)
   }
@@ -194,11 +197,13 @@ mod tests {
     let room: Arc<str> = "room".into();
     // An instance alone with its topics: nothing to forward to.
     h.join(&a, &room, true);
-    assert_eq!(h.forward(&a, true, "room", OP_TEXT, b"hi"), 0);
+    assert!(h.forward(&a, true, "room", OP_TEXT, b"hi").is_none());
     h.join(&b, &room, true);
     h.join(&c, &room, true);
-    assert_eq!(h.forward(&a, true, "room", OP_TEXT, b"hi"), 2);
-    assert_eq!(h.forward(&a, true, "elsewhere", OP_TEXT, b"hi"), 0);
+    let sent = h.forward(&a, true, "room", OP_TEXT, b"hi").expect("posted");
+    assert_eq!(Arc::strong_count(&sent), 3, "posted to 2 instances, and returned to the publisher");
+    drop(sent);
+    assert!(h.forward(&a, true, "elsewhere", OP_TEXT, b"hi").is_none());
     let (mut got_b, mut got_c, mut got_a) = (Vec::new(), Vec::new(), Vec::new());
     b.mailbox.take(&mut got_b);
     c.mailbox.take(&mut got_c);

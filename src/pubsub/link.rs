@@ -130,10 +130,9 @@ struct Shared {
 pub struct Link(Arc<Shared>);
 
 impl Link {
-  /// Opens a link (its task connects in the background). Err for a URL
-  /// Redis's client cannot parse.
-  pub fn open(settings: Settings) -> Result<Arc<Link>, String> {
-    let (client, key) = Link::key(&settings)?;
+  /// Opens a link for `settings` with their client and key (`Link::key`);
+  /// its task connects in the background.
+  pub fn open(settings: Settings, client: redis::Client, key: String) -> Arc<Link> {
     let shared = Arc::new(Shared {
       settings,
       key,
@@ -149,10 +148,11 @@ impl Link {
       closed: AtomicBool::new(false),
     });
     crate::runtime::handle().spawn(run(shared.clone()));
-    Ok(Arc::new(Link(shared)))
+    Arc::new(Link(shared))
   }
 
-  /// The client for `settings`, and the key of its link.
+  /// The client for `settings`, and the key of its link. Err for a URL
+  /// Redis's client cannot parse.
   pub fn key(settings: &Settings) -> Result<(redis::Client, String), String> {
     let client = redis::Client::open(settings.url.as_str())
       .map_err(|e| format!("The \"redis\" option's URL is not a Redis URL ({}): {e}", settings.url))?;
@@ -440,11 +440,7 @@ async fn serve(
       q.drain(..n).collect()
     };
     if !batch.is_empty() {
-      let mut pipe = redis::pipe();
-      for o in &batch {
-        pipe.cmd("PUBLISH").arg(&o.channel).arg(&o.message).ignore();
-      }
-      match pipe.query_async::<()>(&mut publisher).await {
+      match publishes(&batch).query_async::<()>(&mut publisher).await {
         Ok(()) => s.stats.published.fetch_add(batch.len() as u64, Ordering::Relaxed),
         Err(e) if connection_lost(&e) => {
           s.stats.lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -514,17 +510,22 @@ fn connection_lost(e: &redis::RedisError) -> bool {
   e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
 }
 
+/// One pipeline of PUBLISH commands, in the outbox's order.
+fn publishes(batch: &[Outgoing]) -> redis::Pipeline {
+  let mut pipe = redis::pipe();
+  for o in batch {
+    pipe.cmd("PUBLISH").arg(&o.channel).arg(&o.message).ignore();
+  }
+  pipe
+}
+
 /// The link is closing: sends what waits in the outbox (within a timeout).
 async fn flush_on_close(s: &Shared, publisher: &mut MultiplexedConnection) {
   let batch: Vec<Outgoing> = s.outbox.locked().drain(..).collect();
   if batch.is_empty() {
     return;
   }
-  let mut pipe = redis::pipe();
-  for o in &batch {
-    pipe.cmd("PUBLISH").arg(&o.channel).arg(&o.message).ignore();
-  }
-  match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(publisher)).await {
+  match tokio::time::timeout(COMMAND_TIMEOUT, publishes(&batch).query_async::<()>(publisher)).await {
     Ok(Ok(())) => s.stats.published.fetch_add(batch.len() as u64, Ordering::Relaxed),
     _ => s.stats.lost.fetch_add(batch.len() as u64, Ordering::Relaxed),
   };
