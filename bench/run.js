@@ -25,15 +25,7 @@ const NAMES = { ws: 'ws', uws: 'uWS.js', wsrs: 'wsrs' };
 const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
 const LOADGEN = path.join(targetDir, 'release', 'loadgen');
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const pinned = (cpu, cmd, args) => (hasTaskset ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+const { hasTaskset, pinned } = require('./pinning');
 
 // Below the ephemeral range (32768+), where client sockets in TIME_WAIT could block a bind.
 let nextPort = 20000 + Math.floor(Math.random() * 10000);

@@ -38,11 +38,12 @@
 //   node bench/scale.js --server IMPL PORT REDIS_URL|- THREADS FIRST  (internal: one server process)
 //   node bench/scale.js --clients PROTO PORTS CONNS_PER_PORT          (internal: the clients)
 
-const { spawn, execFileSync } = require('child_process');
+const { spawn } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
 const path = require('path');
+const { freePort, spawnRedis } = require('../scripts/redis-server');
 const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
 
 const ROOT = path.join(__dirname, '..');
@@ -407,15 +408,7 @@ function clientsRole([proto, portsArg, perPortArg]) {
 
 // ---------------------------------------------------------------- orchestration
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const pinned = (cpu, cmd, args) => (hasTaskset ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+const { hasTaskset, pinned } = require('./pinning');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let nextPort = 30000 + Math.floor(Math.random() * 2000);
@@ -477,26 +470,21 @@ function spawnRole(cpu, role, args) {
 
 /** redis-server on a free port, pinned with the servers; null if it is not installed. */
 async function startRedis() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrs-bench-redis-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  let child;
   try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return null;
-  }
-  const port = nextPort++;
-  const [cmd, a] = pinned(0, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  const child = spawn(cmd, a, { stdio: 'ignore' });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  const until = Date.now() + 10000;
-  for (;;) {
-    const pong = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
-      s.on('data', (d) => (s.destroy(), resolve(d.toString().startsWith('+PONG'))));
-      s.on('error', () => resolve(false));
+    child = await spawnRedis(port, dir, {
+      prefix: hasTaskset ? ['taskset', '-c', '0'] : [],
+      onSpawn: (c) => {
+        live.add(c);
+        c.once('exit', () => live.delete(c));
+      }
     });
-    if (pong) break;
-    if (Date.now() > until || child.exitCode !== null) throw new Error('redis-server did not start');
-    await sleep(50);
+  } catch (err) {
+    if (err.code === 'ENOENT') return null;
+    throw err;
   }
   return {
     url: `redis://127.0.0.1:${port}`,

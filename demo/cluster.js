@@ -11,43 +11,24 @@
 // to use; without it, this starts Debian's redis-server on a free port and stops it on exit).
 // Ctrl-C or SIGTERM stops everything.
 
-const net = require('net');
 const os = require('os');
 const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
+const { freePort, spawnRedis } = require('../scripts/redis-server');
 
 const BASE = process.env.PORT === undefined ? 8080 : Number(process.env.PORT);
 const children = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 async function startRedis() {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrs-demo-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const redis = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(redis);
-  await new Promise((resolve, reject) => {
-    let out = '';
-    redis.on('error', (e) =>
-      reject(new Error(`cannot start redis-server (${e.code}): install it (Debian: apt-get install redis-server), or set REDIS_URL`))
-    );
-    redis.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${out}`)));
-  });
-  redis.stdout.resume();
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    await spawnRedis(port, dir, { onSpawn: (child) => children.push(child) });
+  } catch (err) {
+    throw err.code === 'ENOENT' ? new Error(`${err.message}; or set REDIS_URL`) : err;
+  }
   return `redis://127.0.0.1:${port}`;
 }
 

@@ -9,12 +9,13 @@
 // Every redis-server and every peer this module starts is killed when the
 // test process exits, whatever the test did.
 
-const { spawn, fork } = require('child_process');
+const { fork } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
 const path = require('path');
+const { freePort, spawnRedis: startServer } = require('../../scripts/redis-server');
 
 const live = new Set(); // child processes to kill at exit
 const dirs = new Set(); // tmp dirs to remove at exit
@@ -47,60 +48,13 @@ function onExit() {
   }
 }
 
-/** A port that was free a moment ago (listened on with port 0, then closed). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const NOT_FOUND = "redis-server not found: install Debian's redis-server (.ci/run does)";
-const READY = /Ready to accept connections/;
-
-/** Spawns redis-server on `port` in `dir`; resolves with the child once it is ready. */
+/** redis-server on `port` in `dir`, killed at exit if still running. */
 function spawnRedis(port, dir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }
-    );
+  const onSpawn = (child) => {
     live.add(child);
-    let out = '';
-    let settled = false;
-    const settle = (err) => {
-      if (settled) return;
-      settled = true;
-      if (err) return reject(err);
-      // Once ready, a server a test forgot does not keep the process alive
-      // (the exit hook kills it); stop() holds it again while it waits.
-      child.unref();
-      child.stdout.unref();
-      child.stderr.unref();
-      resolve(child);
-    };
-    const onData = (d) => {
-      out += d;
-      if (READY.test(out)) settle();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (err) => {
-      live.delete(child);
-      settle(err.code === 'ENOENT' ? Object.assign(new Error(NOT_FOUND), { code: 'ENOENT' }) : err);
-    });
-    child.on('exit', (code, signal) => {
-      live.delete(child);
-      const err = new Error(`redis-server on port ${port} exited (${signal || code}) before it was ready:\n${out}`);
-      err.code = /already in use|Could not create server TCP listening socket/i.test(out) ? 'EADDRINUSE' : 'EREDISEXIT';
-      settle(err);
-    });
-  });
+    child.once('exit', () => live.delete(child));
+  };
+  return startServer(port, dir, { onSpawn });
 }
 
 /** Resolves once `child` has exited (at once if it has already). */
