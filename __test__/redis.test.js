@@ -490,6 +490,25 @@ test.serial('3 processes × 200 clients, Redis killed and restarted mid-run: no 
 const [major, minor] = process.versions.node.split('.').map(Number);
 const nodeReusePort = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 
+/** One open ws client per port of `ports`, each with a Tracker of what it receives (in that order). */
+async function trackedClients(t, ports) {
+  const clients = [];
+  t.teardown(() => clients.forEach((c) => c.terminate()));
+  return Promise.all(
+    ports.map(
+      (port) =>
+        new Promise((resolve, reject) => {
+          const tr = new Tracker();
+          const c = new WebSocket(`ws://127.0.0.1:${port}`);
+          clients.push(c);
+          c.on('message', (data, isBinary) => tr.add(data, isBinary));
+          c.once('open', () => resolve(tr));
+          c.once('error', reject);
+        })
+    )
+  );
+}
+
 /** A pubsub-thread worker; resolves once it listens, with call(cmd, args). */
 function startWorker(all, workerData) {
   const worker = new Worker(THREAD, { workerData });
@@ -540,22 +559,7 @@ test.serial("one process, no Redis: a publish reaches every worker thread's subs
   for (const w of workers) t.is(w.port, first.port);
 
   const CLIENTS = 60;
-  const trackers = [];
-  const clients = [];
-  t.teardown(() => clients.forEach((c) => c.terminate()));
-  await Promise.all(
-    Array.from({ length: CLIENTS }, () => {
-      const tr = new Tracker();
-      trackers.push(tr);
-      return new Promise((resolve, reject) => {
-        const c = new WebSocket(`ws://127.0.0.1:${first.port}`);
-        clients.push(c);
-        c.on('message', (data, isBinary) => tr.add(data, isBinary));
-        c.once('open', resolve);
-        c.once('error', reject);
-      });
-    })
-  );
+  const trackers = await trackedClients(t, Array(CLIENTS).fill(first.port));
   const counts = () => Promise.all(workers.map((w) => w.call('count')));
   await eventually(async () => (await counts()).reduce((a, b) => a + b, 0) === CLIENTS, {
     message: 'every connection reached a worker'
@@ -597,24 +601,7 @@ test.serial("one process, no Redis: worker threads on ports of their own share t
   t.teardown(() => Promise.all(threads.map((w) => w.terminate())));
   const workers = await Promise.all(['w0', 'w1'].map((tag) => startWorker(threads, { tag, topic: 'room' })));
   const PER = 10;
-  const trackers = [];
-  const clients = [];
-  t.teardown(() => clients.forEach((c) => c.terminate()));
-  await Promise.all(
-    workers.flatMap((w) =>
-      Array.from({ length: PER }, () => {
-        const tr = new Tracker();
-        trackers.push(tr);
-        return new Promise((resolve, reject) => {
-          const c = new WebSocket(`ws://127.0.0.1:${w.port}`);
-          clients.push(c);
-          c.on('message', (data, isBinary) => tr.add(data, isBinary));
-          c.once('open', resolve);
-          c.once('error', reject);
-        });
-      })
-    )
-  );
+  const trackers = await trackedClients(t, workers.flatMap((w) => Array(PER).fill(w.port)));
   await eventually(async () => (await Promise.all(workers.map((w) => w.call('count')))).every((n) => n === PER), {
     message: 'each worker has its clients'
   });
@@ -641,27 +628,11 @@ test.serial("one process, no Redis: worker threads on ports of their own share t
 
 test.serial('servers in one process that name the same Redis share one link: one subscriber connection, each message once', async (t) => {
   const redis = await redisFor(t);
-  const servers = [];
-  const clients = [];
-  t.teardown(async () => {
-    clients.forEach((c) => c.terminate());
-    await Promise.all(servers.map((wss) => closeServer(wss)));
-  });
   // The database number makes no other link: Redis's pub/sub ignores it.
-  for (const redisOption of [redis.url, { url: `${redis.url}/1` }]) {
-    const { wss, url } = await listen(wsrs, { redis: redisOption });
-    servers.push(wss);
-    wss.on('connection', (ws) => ws.subscribe('shared'));
-    const c = new WebSocket(url);
-    clients.push(c);
-    c.got = [];
-    c.on('message', (data) => c.got.push(data.toString()));
-    await new Promise((resolve, reject) => {
-      c.once('open', resolve);
-      c.once('error', reject);
-    });
-  }
-  await eventually(() => servers.every((wss) => wss.clients.size === 1), { message: 'both servers have their client' });
+  const made = [await localServer(t, redis.url, ['shared']), await localServer(t, { url: `${redis.url}/1` }, ['shared'])];
+  const servers = made.map((m) => m.wss);
+  const clients = made.map((m) => m.client);
+  t.teardown(() => Promise.all(servers.map((wss) => closeServer(wss))));
   await Promise.all(servers.map((wss) => wss.redisSynced()));
   t.is(await R.numsub(redis.port, 'wsrs:shared'), 1, 'one subscriber connection for the process');
   // A publish from a raw client reaches both servers' clients once.
